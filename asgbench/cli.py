@@ -1,0 +1,149 @@
+"""The ``asgbench`` command: one subcommand per verb, each a thin layer over the library.
+
+Parse arguments, call the library, print the result. Library errors (AsgbenchError) become one line on
+stderr and exit code 2. Heavy libraries are imported inside the commands so ``--help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from asgbench import __version__
+from asgbench.errors import AsgbenchError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _table(rows: list[list[object]], headers: list[str]) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=headers, tablefmt="github")
+
+
+# -- ls ---------------------------------------------------------------------------------------------
+def cmd_ls_datasets(args: argparse.Namespace) -> int:
+    from asgbench.data.datasets import DATASETS
+
+    for name in DATASETS.names():
+        info = DATASETS.get(name).info
+        aliases = DATASETS.aliases_of(name)
+        print(f"{name:9s} {info.title}" + (f"  (aliases: {', '.join(aliases)})" if aliases else ""))
+        print(f"  labels ({len(info.labels)}): {', '.join(info.labels)}")
+        print(f"  images: {info.image_format}")
+        for item in info.root_contents:
+            print(f"  root contains: {item}")
+    return 0
+
+
+# -- data -------------------------------------------------------------------------------------------
+def cmd_data_verify(args: argparse.Namespace) -> int:
+    from asgbench.data.verify import verify_dataset
+
+    report = verify_dataset(args.dataset, args.root, decode_sample=args.decode)
+    print(f"{report.dataset}: {report.root} ({report.layout})")
+    print(f"  images: {report.rows} indexed, {report.images_found} found, {report.images_missing} missing")
+    for example in report.missing_examples:
+        print(f"    missing: {example}")
+    print(f"  patients: {report.patients}")
+    print(f"  views: {', '.join(f'{k} {v}' for k, v in report.views.items())}")
+    print(f"  official splits: {', '.join(f'{k} {v}' for k, v in report.official_splits.items())}")
+    for key, value in report.extras.items():
+        print(f"  {key.replace('_', ' ')}: {value}")
+    print(f"  decoded a sample of {report.decoded} image(s) without error")
+    for note in report.notes:
+        print(f"  note: {note}")
+    rows = [[label, c.positive, c.negative, c.uncertain, c.blank] for label, c in report.labels.items()]
+    print(_table(rows, ["label", "positive (1)", "negative (0)", "uncertain (-1)", "blank"]))
+    return 0
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from asgbench.data.synthetic.suite import expected_images, synthesize
+
+    with tqdm(total=expected_images(args.size), unit="img", desc="synth", disable=args.quiet, file=sys.stderr) as bar:
+        def progress(dataset: str, n: int) -> None:
+            bar.set_postfix_str(dataset)
+            bar.update(n)
+
+        manifest = synthesize(args.out, args.size, args.seed, workers=args.workers, progress=progress, reuse=not args.force)
+    rows = [[name, c.image_files, c.index_rows, c.patients] for name, c in manifest.datasets.items()]
+    print(f"synthetic suite '{manifest.size}' (seed {manifest.seed}) in {args.out}")
+    print(_table(rows, ["dataset", "image files", "indexed images", "patients"]))
+    return 0
+
+
+# -- demo -------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from asgbench.demo import run_demo
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    run_demo(Path(args.workdir), size=args.size, seed=args.seed, say=say)
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asgbench",
+        description="Benchmark, evaluation harness and pre-training kit for chest X-ray vision-language models.",
+    )
+    parser.add_argument("--version", action="version", version=f"asgbench {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
+
+    ls = verbs.add_parser("ls", help="list registered datasets")
+    ls_what = ls.add_subparsers(dest="what", metavar="WHAT", required=True)
+    ls_what.add_parser("datasets", help="datasets, label sets, formats and expected files").set_defaults(handler=cmd_ls_datasets)
+
+    data = verbs.add_parser("data", help="verify dataset downloads; write the synthetic suite")
+    data_verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
+    verify = data_verbs.add_parser("verify", help="read a dataset root and report what is found and missing")
+    verify.add_argument("--dataset", required=True, help="a name from `asgbench ls datasets`")
+    verify.add_argument("--root", required=True, type=Path, help="the dataset's folder")
+    verify.add_argument("--decode", type=int, default=8, metavar="N", help="decode N sample images (default 8; 0 skips)")
+    verify.set_defaults(handler=cmd_data_verify)
+    synth = data_verbs.add_parser("synth", help="write the synthetic look-alike suite in the real layouts")
+    synth.add_argument("--out", required=True, type=Path, help="folder to write; one sub-folder per dataset")
+    synth.add_argument("--size", default="tiny", choices=("tiny", "small"), help="tiny: unit tests; small: the demo")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--workers", type=int, default=None, help="rendering processes (default: CPU count)")
+    synth.add_argument("--force", action="store_true", help="rewrite even if an identical suite is already there")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    synth.set_defaults(handler=cmd_data_synth)
+
+    demo = verbs.add_parser("demo", help="the main job on the embedded synthetic suite")
+    demo.add_argument("--workdir", type=Path, default=Path(".asgbench/demo"), help="where the suite and caches go")
+    demo.add_argument("--size", default="small", choices=("tiny", "small"))
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return handler(args)
+    except AsgbenchError as exc:
+        message = " ".join(str(exc).split())
+        print(f"asgbench: error: {message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("asgbench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

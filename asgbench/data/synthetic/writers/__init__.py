@@ -1,0 +1,1 @@
+"""One writer per real dataset layout; each writes exactly the files a real download has."""
