@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from asgbench.data.synthetic.suite import DATASET_ORDER, synthesize
+from asgbench.data.synthetic.suite import DATASET_ORDER, expected_images, synthesize
 from asgbench.data.verify import verify_dataset
 
 
@@ -16,7 +16,10 @@ def run_demo(workdir: Path, *, size: str = "small", seed: int = 0, say: Callable
     start = time.perf_counter()
     suite = workdir / f"suite-{size}"
     say(f"[1/2] synthetic suite '{size}' in {suite} (reused if already there)")
-    manifest = synthesize(suite, size, seed)
+    from tqdm import tqdm
+
+    with tqdm(total=expected_images(size), unit="img", desc="      synth", leave=False) as bar:
+        manifest = synthesize(suite, size, seed, progress=lambda dataset, n: bar.update(n))
     say(f"      done in {time.perf_counter() - start:.0f} s")
     say("[2/2] verify every dataset of the suite as a user's download would be verified")
     for name in DATASET_ORDER:
