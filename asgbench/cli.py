@@ -37,6 +37,18 @@ def cmd_ls_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ls_protocols(args: argparse.Namespace) -> int:
+    from asgbench.data.splits import DEFAULT_PROTOCOL, PROTOCOLS
+
+    rows = []
+    for name in PROTOCOLS.names():
+        protocol = PROTOCOLS.get(name)
+        default = " (default)" if name == DEFAULT_PROTOCOL else ""
+        rows.append([name + default, protocol.version, ", ".join(protocol.datasets()), protocol.draws, protocol.summary])
+    print(_table(rows, ["protocol", "version", "datasets", "draws", "rule"]))
+    return 0
+
+
 # -- data -------------------------------------------------------------------------------------------
 def cmd_data_verify(args: argparse.Namespace) -> int:
     from asgbench.data.verify import verify_dataset
@@ -76,6 +88,63 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- splits -----------------------------------------------------------------------------------------
+def cmd_splits_build(args: argparse.Namespace) -> int:
+    from asgbench.data.splits import build_splits
+
+    result = build_splits(args.dataset, args.protocol, root=args.root, out=args.out)
+    print(f"wrote {len(result.manifest.lists)} list(s) of {args.dataset} / {result.manifest.protocol} "
+          f"(from {result.manifest.built_from}) to {result.folder}")
+    _print_manifest(result.manifest)
+    return 0
+
+
+def cmd_splits_show(args: argparse.Namespace) -> int:
+    from asgbench.data.splits import read_manifest
+
+    folder, manifest = read_manifest(args.dataset, args.protocol, args.root)
+    print(f"{manifest.dataset} / {manifest.protocol} v{manifest.version} (built from {manifest.built_from}) in {folder}")
+    _print_manifest(manifest)
+    return 0
+
+
+def _print_manifest(manifest) -> None:
+    rows = []
+    for name, info in manifest.lists.items():
+        if info.file is None:
+            rows.append([name, "-", "-", "needs " + info.source, ""])
+        else:
+            positives = ", ".join(f"{k} {v}" for k, v in list(info.positives.items())[:5])
+            rows.append([name, info.images, info.patients, positives, info.sha256[:12]])
+    print(_table(rows, ["list", "images", "patients", "positives", "sha256"]))
+    for note in manifest.notes:
+        print(f"note: {note}")
+
+
+def cmd_splits_verify(args: argparse.Namespace) -> int:
+    from asgbench.data.splits.verify import verify_splits
+    from asgbench.errors import DataLayoutError
+
+    report = verify_splits(args.dataset, args.protocol, args.root)
+    print(f"{report.dataset} / {report.protocol}: {report.root} against {report.folder}")
+    print(_table([[c.name, c.expected, c.found, c.expected - c.found] for c in report.lists], ["list", "images", "found", "missing"]))
+    for name in report.rebuilt:
+        print(f"note: list {name!r} is defined by the download itself and was rebuilt from it")
+    for title, items in (("missing", report.missing), ("extra (in no list)", report.extra)):
+        if items:
+            print(f"{title}: {len(items)}, e.g. {', '.join(items[:5])}")
+    if report.label_changes:
+        print(f"label changes: {len(report.label_changes)}, e.g. "
+              + "; ".join(f"{i} {label}: listed {a}, download {b}" for i, label, a, b in report.label_changes[:5]))
+    if not report.ok:
+        raise DataLayoutError(
+            f"{report.root} does not match the {report.protocol} lists of {report.dataset}: {len(report.missing)} missing, "
+            f"{len(report.extra)} extra, {len(report.label_changes)} label change(s)"
+        )
+    print("ok: the download matches the lists")
+    return 0
+
+
 # -- demo -------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from asgbench.demo import run_demo
@@ -96,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"asgbench {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
 
-    ls = verbs.add_parser("ls", help="list registered datasets")
+    ls = verbs.add_parser("ls", help="list registered datasets and split protocols")
     ls_what = ls.add_subparsers(dest="what", metavar="WHAT", required=True)
     ls_what.add_parser("datasets", help="datasets, label sets, formats and expected files").set_defaults(handler=cmd_ls_datasets)
+    ls_what.add_parser("protocols", help="split protocols and the datasets they cover").set_defaults(handler=cmd_ls_protocols)
 
     data = verbs.add_parser("data", help="verify dataset downloads; write the synthetic suite")
     data_verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
@@ -115,6 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--force", action="store_true", help="rewrite even if an identical suite is already there")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(handler=cmd_data_synth)
+
+    splits = verbs.add_parser("splits", help="build, show and verify the fixed split lists")
+    split_verbs = splits.add_subparsers(dest="splits_verb", metavar="ACTION", required=True)
+    for action, text in (("build", "build lists (from bundled public metadata, or from --root)"),
+                         ("show", "counts per list and fraction"), ("verify", "check a download against the lists")):
+        sub = split_verbs.add_parser(action, help=text)
+        sub.add_argument("--dataset", required=True)
+        sub.add_argument("--protocol", default="asgbench-v1", help="asgbench-v1 (default) or mgca")
+        sub.add_argument("--root", type=Path, required=action == "verify", default=None, help="the dataset's folder")
+        if action == "build":
+            sub.add_argument("--out", type=Path, default=None, help="write here instead of the default place")
+        sub.set_defaults(handler={"build": cmd_splits_build, "show": cmd_splits_show, "verify": cmd_splits_verify}[action])
 
     demo = verbs.add_parser("demo", help="the main job on the embedded synthetic suite")
     demo.add_argument("--workdir", type=Path, default=Path(".asgbench/demo"), help="where the suite and caches go")

@@ -27,15 +27,15 @@ def require_root(root: Path, dataset: str, expected: Sequence[str]) -> Path:
 
 
 def find_first(root: Path, candidates: Iterable[str], *, what: str, required: bool = True) -> Path | None:
-    """The first of ``candidates`` (each also tried with ``.gz``) that exists under ``root``."""
+    """The first of ``candidates`` (each also tried with ``.gz`` and ``.zip``) that exists under ``root``."""
     names = list(candidates)
     for name in names:
-        for variant in (name, name + ".gz"):
+        for variant in (name, name + ".gz", name + ".zip"):
             path = root / variant
             if path.is_file():
                 return path
     if required:
-        raise DataLayoutError(f"{root}: missing {what} (expected one of {', '.join(names)}, optionally .gz)")
+        raise DataLayoutError(f"{root}: missing {what} (expected one of {', '.join(names)}, optionally .gz or .zip)")
     return None
 
 

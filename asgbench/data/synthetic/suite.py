@@ -17,9 +17,10 @@ from asgbench.data.synthetic.writers import chexpert, covidx, mimic, nih, rsna, 
 from asgbench.errors import ConfigError
 
 SUITE_FILE = "SUITE.json"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DATASET_ORDER = ("mimic", "chexpert", "rsna", "covidx", "nih", "siim")
 TRUTH_DIR = "_truth"
+SPLITS_DIR = "splits"
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def synthesize(
     out = Path(out)
     existing = read_manifest(out)
     if reuse and existing and (existing.size, existing.seed, existing.generator_version) == (size, seed, GENERATOR_VERSION) \
-            and all((out / name).is_dir() for name in DATASET_ORDER):
+            and all((out / name).is_dir() for name in DATASET_ORDER) and (out / SPLITS_DIR).is_dir():
         return existing
     out.mkdir(parents=True, exist_ok=True)
     (out / SUITE_FILE).unlink(missing_ok=True)
@@ -100,11 +101,21 @@ def synthesize(
         os.replace(partial, final)
     shutil.rmtree(out / TRUTH_DIR, ignore_errors=True)
     os.replace(truth_tmp, out / TRUTH_DIR)
+    build_suite_splits(out)
     manifest = SuiteManifest(GENERATOR_VERSION, size, seed, counts)
     tmp = out / f".{SUITE_FILE}.tmp"
     tmp.write_text(manifest.to_json())
     os.replace(tmp, out / SUITE_FILE)
     return manifest
+
+
+def build_suite_splits(out: Path) -> None:
+    """The suite's own split lists, built by the same protocol code from its own metadata."""
+    from asgbench.data.splits import PROTOCOLS, build_splits
+
+    for protocol in PROTOCOLS.names():
+        for name in PROTOCOLS.get(protocol).datasets():
+            build_splits(name, protocol, root=out / name, out=out / SPLITS_DIR / name / protocol, origin="synthetic")
 
 
 def expected_images(size: str) -> int:
