@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from asgbench import __version__
-from asgbench.errors import AsgbenchError
+from asgbench.errors import AsgbenchError, ConfigError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -75,6 +75,15 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from asgbench.data.synthetic.suite import expected_images, synthesize
+
+    if args.preview is not None:
+        from asgbench.data.synthetic.preview import write_preview
+
+        print(f"preview contact sheet: {write_preview(args.preview, seed=args.seed)}")
+    if args.out is None:
+        if args.preview is None:
+            raise ConfigError("give --out DIR (the suite) and/or --preview FILE.png (a contact sheet)")
+        return 0
 
     with tqdm(total=expected_images(args.size), unit="img", desc="synth", disable=args.quiet, file=sys.stderr) as bar:
         def progress(dataset: str, n: int) -> None:
@@ -178,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--decode", type=int, default=8, metavar="N", help="decode N sample images (default 8; 0 skips)")
     verify.set_defaults(handler=cmd_data_verify)
     synth = data_verbs.add_parser("synth", help="write the synthetic look-alike suite in the real layouts")
-    synth.add_argument("--out", required=True, type=Path, help="folder to write; one sub-folder per dataset")
+    synth.add_argument("--out", type=Path, help="folder to write; one sub-folder per dataset")
+    synth.add_argument("--preview", type=Path, metavar="FILE.png", help="also write a contact sheet with regions and findings outlined")
     synth.add_argument("--size", default="tiny", choices=("tiny", "small"), help="tiny: unit tests; small: the demo")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--workers", type=int, default=None, help="rendering processes (default: CPU count)")

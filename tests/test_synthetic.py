@@ -52,3 +52,89 @@ def test_synth_cli_reuses_an_identical_suite(capsys, tiny_suite):
     out = capsys.readouterr().out
     assert "synthetic suite 'tiny' (seed 0)" in out and "| nih " in out
     assert (tiny_suite / "SUITE.json").stat().st_mtime_ns == before
+
+
+def _truth_records(suite):
+    import json
+
+    return [json.loads(line) for line in (suite / "_truth" / "mimic_reports.jsonl").read_text().splitlines()]
+
+
+def test_report_triplets_agree_with_ground_truth(tiny_suite):
+    from asgbench.data.synthetic.reports import DEVICE_FACTS, KIND_TAG
+
+    sentences = negative = hedged = 0
+    for record in _truth_records(tiny_suite):
+        present = {(KIND_TAG[f["kind"]], f["certainty"]) for f in record["findings"] if f["kind"] in KIND_TAG}
+        devices = {DEVICE_FACTS[d][0] for f in record["findings"] for d in f.get("devices", [])}
+        report = " ".join((tiny_suite / "mimic" / record["report"]).read_text().split())
+        for sentence in record["sentences"]:
+            sentences += 1
+            assert sentence["text"] in report
+            existences = {t[2] for t in sentence["triplets"]}
+            negative += "absent" in existences
+            hedged += "uncertain" in existences
+            for region, tag, existence in sentence["triplets"]:
+                if existence == "present":
+                    hedged_opacity = tag == "opacity" and "uncertain" in existences  # "opacity ... may represent X"
+                    assert (tag, "present") in present or tag in devices or hedged_opacity, (sentence, record["findings"])
+                elif existence == "uncertain":
+                    assert (tag, "uncertain") in present, (sentence, record["findings"])
+                else:
+                    assert not any(t == tag for t, _ in present), (sentence, record["findings"])
+    assert negative / sentences >= 0.2
+    assert hedged >= 1
+
+
+def test_scene_graphs_match_images_and_reports(tiny_suite):
+    import json
+
+    import pandas as pd
+
+    from asgbench.vocab import BOXLESS_LOCATIONS, IMAGENOME_REGIONS
+
+    metadata = pd.read_csv(tiny_suite / "mimic" / "mimic-cxr-2.0.0-metadata.csv", dtype={"dicom_id": str})
+    frontal = metadata[metadata["ViewPosition"].isin(["PA", "AP"])]
+    graphs = sorted((tiny_suite / "chest-imagenome" / "silver_dataset" / "scene_graph").glob("*_SceneGraph.json"))
+    assert len(graphs) == len(frontal)
+    sentences = {r["study_id"]: {s["text"] for s in r["sentences"]} for r in _truth_records(tiny_suite)}
+    sizes = {row.dicom_id: (row.Rows, row.Columns) for row in frontal.itertuples()}
+    for path in graphs:
+        graph = json.loads(path.read_text())
+        height, width = sizes[graph["image_id"]]
+        assert [o["bbox_name"] for o in graph["objects"]] == list(IMAGENOME_REGIONS)
+        for box in graph["objects"]:
+            assert 0 <= box["original_x1"] < box["original_x2"] <= width
+            assert 0 <= box["original_y1"] < box["original_y2"] <= height
+            assert 0 <= box["x1"] < box["x2"] <= 224 and 0 <= box["y1"] < box["y2"] <= 224
+        for attribute in graph["attributes"]:
+            assert attribute["bbox_name"] in IMAGENOME_REGIONS + BOXLESS_LOCATIONS
+            assert set(attribute["phrases"]) <= sentences[graph["study_id"]]
+            for labels in attribute["attributes"]:
+                assert all(label.count("|") == 2 and label.split("|")[1] in ("yes", "no") for label in labels)
+
+
+def test_whole_suite_is_byte_identical_for_a_seed(tiny_suite, tmp_path):
+    from asgbench.data.synthetic.suite import synthesize
+
+    synthesize(tmp_path / "again", "tiny", 0, workers=1)
+    assert _digest(tmp_path / "again") == _digest(tiny_suite)
+
+
+def test_preview_contact_sheet(tmp_path, capsys):
+    from PIL import Image
+
+    assert main(["data", "synth", "--preview", str(tmp_path / "sheet.png")]) == 0
+    assert "preview contact sheet" in capsys.readouterr().out
+    with Image.open(tmp_path / "sheet.png") as sheet:
+        assert sheet.size == (4 * 384, 3 * 384) and sheet.mode == "RGB"
+
+
+def test_lung_outlines_come_from_real_masks():
+    import numpy as np
+
+    from asgbench.data.synthetic.lung_shapes import lung_shapes
+
+    shapes = lung_shapes()
+    assert shapes.shape[0] > 300 and shapes.shape[1:] == (2, 80, 2)
+    assert np.all((shapes >= 0) & (shapes <= 1))

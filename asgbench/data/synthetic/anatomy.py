@@ -9,16 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-# The 29 Chest ImaGenome regions with boxes (the subset rgrg and the ASG paper use), in rgrg's order.
-IMAGENOME_REGIONS = (
-    "right lung", "right upper lung zone", "right mid lung zone", "right lower lung zone", "right hilar structures",
-    "right apical zone", "right costophrenic angle", "right hemidiaphragm", "left lung", "left upper lung zone",
-    "left mid lung zone", "left lower lung zone", "left hilar structures", "left apical zone",
-    "left costophrenic angle", "left hemidiaphragm", "trachea", "spine", "right clavicle", "left clavicle",
-    "aortic arch", "mediastinum", "upper mediastinum", "svc", "cardiac silhouette", "cavoatrial junction",
-    "right atrium", "carina", "abdomen",
-)
-
+from asgbench.vocab import IMAGENOME_REGIONS
 
 @dataclass(frozen=True)
 class Anatomy:
@@ -46,6 +37,7 @@ class Anatomy:
     lung_darkness: float     # 0 = as dense as soft tissue, 1 = as dark as air
     right_dome_lift: float = 0.0  # extra elevation of a hemidiaphragm (atelectasis, effusion sub-pulmonic)
     left_dome_lift: float = 0.0
+    shape_index: int = -1         # index into the real lung-outline library; -1 = parametric outline
 
     @property
     def scale(self) -> float:
@@ -53,6 +45,8 @@ class Anatomy:
 
     def lung_polygon(self, side: str, points: int = 48) -> np.ndarray:
         """Closed outline of one lung (``side`` = patient's 'right' or 'left') as (x, y) rows."""
+        if self.shape_index >= 0:
+            return self._rotate(self._real_outline(side))
         sign = -1.0 if side == "right" else 1.0
         lift = self.right_dome_lift if side == "right" else self.left_dome_lift
         medial = self.center_x + sign * self.mediastinum_half_width * 0.55
@@ -72,6 +66,19 @@ class Anatomy:
         xs = np.concatenate([wall_x, dome_x[1:], med_x[1:]])
         ys = np.concatenate([wall_y, dome_y[1:], med_y[1:]])
         return self._rotate(np.column_stack([xs, ys]))
+
+    def _real_outline(self, side: str) -> np.ndarray:
+        from asgbench.data.synthetic.lung_shapes import lung_shapes
+
+        outline = lung_shapes()[self.shape_index, 0 if side == "right" else 1]
+        inner = self.mediastinum_half_width * 0.45
+        if side == "right":
+            x1, x2 = self.center_x - self.lung_half_width, self.center_x - inner
+        else:
+            x1, x2 = self.center_x + inner, self.center_x + self.lung_half_width
+        lift = self.right_dome_lift if side == "right" else self.left_dome_lift
+        y1, y2 = self.lung_top, self.costophrenic_y - lift
+        return np.column_stack([x1 + outline[:, 0] * (x2 - x1), y1 + outline[:, 1] * (y2 - y1)])
 
     def heart_polygon(self, points: int = 64) -> np.ndarray:
         t = np.linspace(0, 2 * np.pi, points, endpoint=False)
@@ -96,13 +103,6 @@ class Anatomy:
                 ]
             )
         )
-
-    def dome_y(self, side: str, x: float) -> float:
-        """The diaphragm's y under lung ``side`` at canvas column ``x`` (used to place fluid and free air)."""
-        outline = self.lung_polygon(side)
-        lower = outline[outline[:, 1] > (self.lung_top + self.costophrenic_y) / 2]
-        nearest = lower[np.argsort(np.abs(lower[:, 0] - x))[:4]]
-        return float(nearest[:, 1].max())
 
     def _rotate(self, points: np.ndarray) -> np.ndarray:
         if self.rotation == 0:
@@ -166,15 +166,19 @@ class Anatomy:
 
 
 def sample_anatomy(rng: np.random.Generator, height: int, width: int, *, view: str = "PA") -> Anatomy:
-    """Draw one patient's chest: size, position, tilt, inspiration and AP magnification vary."""
+    """Draw one patient's chest: lung shape, size, position, tilt, inspiration and AP magnification vary."""
+    from asgbench.data.synthetic.lung_shapes import lung_shapes
+
+    library = lung_shapes()
+    shape_index = int(rng.integers(len(library))) if len(library) else -1
     s = float(min(height, width))
     ap = view.upper().startswith("AP")
     inspiration = rng.uniform(-1, 1)
-    center_x = width / 2 + rng.normal(0, 0.015) * width
-    lung_top = height * (0.13 + rng.normal(0, 0.015))
-    costophrenic_y = height * (0.72 + 0.04 * inspiration + rng.normal(0, 0.015))
-    heart_ratio = rng.uniform(0.40, 0.48) * (1.08 if ap else 1.0)  # cardiothoracic ratio
-    lung_half_width = s * rng.uniform(0.33, 0.38)
+    center_x = width / 2 + rng.normal(0, 0.03) * width
+    lung_top = height * (0.13 + rng.normal(0, 0.025))
+    costophrenic_y = lung_top + height * (0.59 + 0.05 * inspiration + rng.normal(0, 0.03))
+    heart_ratio = rng.uniform(0.38, 0.50) * (1.06 if ap else 1.0)  # cardiothoracic ratio
+    lung_half_width = s * rng.uniform(0.28, 0.40)
     thorax_width = 2 * lung_half_width
     return Anatomy(
         height=height,
@@ -196,7 +200,8 @@ def sample_anatomy(rng: np.random.Generator, height: int, width: int, *, view: s
         rib_spacing=(costophrenic_y - lung_top) / rng.uniform(8.5, 10.0),
         spine_half_width=s * rng.uniform(0.03, 0.04),
         trachea_half_width=s * rng.uniform(0.012, 0.018),
-        lung_darkness=float(rng.uniform(0.55, 0.7)),
+        lung_darkness=float(rng.uniform(0.5, 0.75)),
+        shape_index=shape_index,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from asgbench.data.synthetic.truth import PRESENT, UNCERTAIN, Finding, ImageTruth, choose_region
+from asgbench.data.synthetic.truth import PRESENT, UNCERTAIN, Finding, ImageTruth, make_finding
 
 NIH_KINDS = {
     "Atelectasis": "atelectasis", "Cardiomegaly": "cardiomegaly", "Effusion": "effusion",
@@ -35,12 +35,8 @@ CHEXPERT_KINDS = {
 SPECIFIC_OPACITIES = {"consolidation", "pneumonia", "infiltration", "atelectasis", "edema", "covid19"}
 
 
-def _severity(rng: np.random.Generator) -> float:
-    return float(rng.uniform(0.45, 1.0))
-
-
 def findings_from_nih(labels: dict[str, float], rng: np.random.Generator) -> list[Finding]:
-    return [Finding(kind, choose_region(kind, rng), _severity(rng)) for label, kind in NIH_KINDS.items() if labels.get(label) == 1]
+    return [make_finding(kind, rng) for label, kind in NIH_KINDS.items() if labels.get(label) == 1]
 
 
 def findings_from_chexpert(labels: dict[str, float], rng: np.random.Generator) -> list[Finding]:
@@ -54,9 +50,9 @@ def findings_from_chexpert(labels: dict[str, float], rng: np.random.Generator) -
         if label == "Lung Opacity" and any(labels.get(other) == 1 for other in ("Consolidation", "Pneumonia", "Atelectasis", "Edema")):
             continue  # the specific finding already draws the opacity
         if value == 1:
-            findings.append(Finding(kind, choose_region(kind, rng), _severity(rng)))
+            findings.append(make_finding(kind, rng))
         elif rng.random() < 0.5:
-            findings.append(Finding(kind, choose_region(kind, rng), float(rng.uniform(0.25, 0.45)), certainty=UNCERTAIN))
+            findings.append(make_finding(kind, rng, certainty=UNCERTAIN))
     return findings
 
 
@@ -94,8 +90,7 @@ def sample_findings(rng: np.random.Generator, prior: dict[str, float] = PRIOR, u
     for kind, rate in prior.items():
         if rng.random() < rate:
             certainty = UNCERTAIN if rng.random() < uncertain_rate and kind != "support_devices" else PRESENT
-            severity = _severity(rng) if certainty == PRESENT else float(rng.uniform(0.25, 0.45))
-            findings.append(Finding(kind, choose_region(kind, rng), severity, certainty=certainty))
+            findings.append(make_finding(kind, rng, certainty=certainty))
     if any(f.kind in SPECIFIC_OPACITIES for f in findings):
         findings = [f for f in findings if f.kind != "lung_opacity"]
     return findings

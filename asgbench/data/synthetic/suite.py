@@ -17,7 +17,7 @@ from asgbench.data.synthetic.writers import chexpert, covidx, mimic, nih, rsna, 
 from asgbench.errors import ConfigError
 
 SUITE_FILE = "SUITE.json"
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DATASET_ORDER = ("mimic", "chexpert", "rsna", "covidx", "nih", "siim")
 TRUTH_DIR = "_truth"
 SPLITS_DIR = "splits"
@@ -55,7 +55,7 @@ def is_suite(root: Path) -> bool:
 
 def _writer(name: str, truth_dir: Path) -> Callable[[SynthContext], DatasetCounts]:
     writers = {
-        "mimic": lambda ctx: mimic.write(ctx, truth_dir=truth_dir),
+        "mimic": lambda ctx: mimic.write(ctx, truth_dir=truth_dir, scene_graph_root=truth_dir / "imagenome"),
         "chexpert": chexpert.write,
         "rsna": rsna.write,
         "covidx": covidx.write,
@@ -100,6 +100,9 @@ def synthesize(
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
     shutil.rmtree(out / TRUTH_DIR, ignore_errors=True)
+    shutil.rmtree(out / "chest-imagenome", ignore_errors=True)
+    os.replace(truth_tmp / "imagenome" / "chest-imagenome", out / "chest-imagenome")
+    shutil.rmtree(truth_tmp / "imagenome")
     os.replace(truth_tmp, out / TRUTH_DIR)
     build_suite_splits(out)
     manifest = SuiteManifest(GENERATOR_VERSION, size, seed, counts)

@@ -33,6 +33,13 @@ FINDING_REGIONS: dict[str, tuple[str, ...]] = {
     "support_devices": ("svc", "trachea"),
 }
 FINDING_KINDS = tuple(FINDING_REGIONS)
+DEVICES = ("endotracheal tube", "central line", "pacemaker", "enteric tube", "chest tube")
+
+
+def choose_devices(rng: np.random.Generator) -> tuple[str, ...]:
+    """A plausible set of support devices (at least one)."""
+    chosen = tuple(d for d, p in zip(DEVICES, (0.5, 0.55, 0.3, 0.35, 0.12)) if rng.random() < p)
+    return chosen or (DEVICES[int(rng.integers(len(DEVICES)))],)
 
 
 @dataclass
@@ -45,10 +52,13 @@ class Finding:
     certainty: str = PRESENT
     boxes: tuple[tuple[float, float, float, float], ...] = ()  # output-pixel boxes that must contain it
     mask: np.ndarray | None = field(default=None, repr=False)  # output-pixel mask that defines it
+    devices: tuple[str, ...] = ()  # support_devices only: which devices are present (see DEVICES)
 
     def __post_init__(self) -> None:
         if self.kind not in FINDING_REGIONS:
             raise ValueError(f"unknown synthetic finding kind {self.kind!r}")
+        if self.kind == "support_devices" and not self.devices:
+            raise ValueError("a support_devices finding must name its devices")
 
 
 @dataclass
@@ -72,3 +82,12 @@ class ImageTruth:
 def choose_region(kind: str, rng: np.random.Generator) -> str:
     regions = FINDING_REGIONS[kind]
     return regions[int(rng.integers(len(regions)))]
+
+
+def make_finding(kind: str, rng: np.random.Generator, severity: float | None = None, certainty: str = PRESENT,
+                 region: str | None = None) -> Finding:
+    """A finding of ``kind`` in a typical region (devices chosen for support_devices)."""
+    if severity is None:
+        severity = float(rng.uniform(0.45, 1.0)) if certainty == PRESENT else float(rng.uniform(0.25, 0.45))
+    devices = choose_devices(rng) if kind == "support_devices" else ()
+    return Finding(kind, region or choose_region(kind, rng), severity, certainty=certainty, devices=devices)

@@ -13,12 +13,18 @@ import pandas as pd
 from asgbench.data.datasets.mimic import LABEL_FILE_COLUMNS, METADATA_COLUMNS, MIMIC_LABELS, image_path, report_path
 from asgbench.data.synthetic.context import DatasetCounts, SynthContext
 from asgbench.data.synthetic.jobs import ImageJob
-from asgbench.data.synthetic.labels import CHEXPERT_KINDS, chexpert_labels, sample_findings
+from asgbench.data.synthetic.labels import chexpert_labels, sample_findings
 from asgbench.data.synthetic.reports import write_report
+from asgbench.data.synthetic.scene_graphs import SCENE_GRAPH_DIR, scene_graph, write_scene_graph
 from asgbench.data.synthetic.truth import ImageTruth
 
 VIEW_MEANING = {"PA": "postero-anterior", "AP": "antero-posterior", "LATERAL": "lateral", "LL": "left lateral", "": ""}
-KIND_TO_LABEL = {kind: label for label, kinds in CHEXPERT_KINDS.items() for kind in kinds[:1]}
+# ASG tag of a negative statement -> the CheXpert-labeler label it sets to 0
+TAG_TO_LABEL = {
+    "pleural effusion": "Pleural Effusion", "pneumothorax": "Pneumothorax", "consolidation": "Consolidation",
+    "edema": "Edema", "pneumonia": "Pneumonia", "cardiomegaly": "Cardiomegaly", "opacity": "Lung Opacity",
+    "enlarged cardiomediastinum": "Enlarged Cardiomediastinum", "fracture": "Fracture",
+}
 SPLIT_SHARES = (("train", 0.8), ("validate", 0.1), ("test", 0.1))
 
 
@@ -26,7 +32,7 @@ def _dicom_id(rng: np.random.Generator) -> str:
     return "-".join(f"{int(v):08x}" for v in rng.integers(0, 2**32, 5, dtype=np.uint64))
 
 
-def write(ctx: SynthContext, truth_dir=None) -> DatasetCounts:
+def write(ctx: SynthContext, truth_dir=None, scene_graph_root=None) -> DatasetCounts:
     rng = ctx.rng("ids")
     n_studies = ctx.preset.mimic_studies
     n_subjects = max(2, int(n_studies / 1.4))
@@ -36,22 +42,24 @@ def write(ctx: SynthContext, truth_dir=None) -> DatasetCounts:
     split_rng = ctx.rng("split")
     subject_split = {s: split_rng.choice([n for n, _ in SPLIT_SHARES], p=[p for _, p in SPLIT_SHARES]) for s in subjects}
 
-    metadata, label_rows, split_rows, jobs, truths = [], [], [], [], []
+    metadata, label_rows, split_rows, jobs, truths, reports = [], [], [], [], [], {}
     for subject, study in zip(study_subject, study_ids):
         srng = ctx.rng("study", study)
         frontal_view = "PA" if srng.random() < 0.55 else "AP"
         findings = sample_findings(srng)
         study_truth = ImageTruth(f"s{study}", 0, 0, view=frontal_view, findings=findings)
         report = write_report(study_truth, srng, view=frontal_view)
-        negatives = {KIND_TO_LABEL[t[1]] for s in report.sentences for t in s.triplets if t[2] == "absent" and t[1] in KIND_TO_LABEL}
+        negatives = {TAG_TO_LABEL[t[1]] for s in report.sentences for t in s.triplets if t[2] == "absent" and t[1] in TAG_TO_LABEL}
         labels = chexpert_labels(study_truth, negatives)
         label_rows.append({"subject_id": subject, "study_id": study, **{k: labels[k] for k in MIMIC_LABELS}})
         rpath = ctx.root / report_path(subject, study)
         rpath.parent.mkdir(parents=True, exist_ok=True)
         rpath.write_text(report.text)
         truths.append({"study_id": study, "subject_id": subject, "report": report_path(subject, study),
-                       "findings": [{"kind": f.kind, "region": f.region, "severity": round(f.severity, 3), "certainty": f.certainty} for f in findings],
+                       "findings": [{"kind": f.kind, "region": f.region, "severity": round(f.severity, 3), "certainty": f.certainty,
+                                     "devices": list(f.devices)} for f in findings],
                        "sentences": [{"text": s.text, "section": s.section, "triplets": s.triplets} for s in report.sentences]})
+        reports[study] = report
         views = [frontal_view]
         if frontal_view == "PA" or srng.random() < 0.2:
             views.append("LATERAL" if srng.random() < 0.85 else "LL")
@@ -72,7 +80,13 @@ def write(ctx: SynthContext, truth_dir=None) -> DatasetCounts:
                 "PatientOrientationCodeSequence_CodeMeaning": "Erect" if frontal_view == "PA" else "Recumbent",
             })
             split_rows.append({"dicom_id": dicom_id, "study_id": study, "subject_id": subject, "split": subject_split[subject]})
-    ctx.run(jobs)
+    results = ctx.run(jobs)
+    if scene_graph_root is not None:
+        for row, job, result in zip(metadata, jobs, results):
+            if row["ViewPosition"] in ("PA", "AP"):
+                graph = scene_graph(row["dicom_id"], row["subject_id"], row["study_id"], row["ViewPosition"], row["Rows"],
+                                    row["Columns"], result.regions, reports[row["study_id"]].sentences, row["StudyDate"])
+                write_scene_graph(scene_graph_root / SCENE_GRAPH_DIR, graph)
     pd.DataFrame(metadata, columns=list(METADATA_COLUMNS)).to_csv(ctx.root / "mimic-cxr-2.0.0-metadata.csv", index=False)
     pd.DataFrame(label_rows, columns=list(LABEL_FILE_COLUMNS)).to_csv(ctx.root / "mimic-cxr-2.0.0-chexpert.csv", index=False)
     pd.DataFrame(split_rows, columns=["dicom_id", "study_id", "subject_id", "split"]).to_csv(ctx.root / "mimic-cxr-2.0.0-split.csv", index=False)
