@@ -49,6 +49,52 @@ def cmd_ls_protocols(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ls_models(args: argparse.Namespace) -> int:
+    from asgbench.encoders import MODELS
+
+    rows = []
+    for name in MODELS.names(args.pattern):
+        config = MODELS.get(name)
+        aliases = MODELS.aliases_of(name)
+        rows.append([name + (f" ({', '.join(aliases)})" if aliases else ""), config.architecture, config.feature_dim,
+                     config.input.size, config.zero_shot or "no", config.file_name or "-"])
+    print(_table(rows, ["model", "architecture", "feature dim", "input", "zero-shot", "expected file"]))
+    return 0
+
+
+def cmd_models_inspect(args: argparse.Namespace) -> int:
+    import torch
+
+    from asgbench.encoders import create_encoder
+
+    encoder = create_encoder(args.model, args.checkpoint, trust_checkpoint=args.trust_checkpoint)
+    report = encoder.report
+    print(f"model: {report.model} ({encoder.config.architecture})")
+    print(f"file: {report.file}")
+    print(f"sha256: {report.sha256}")
+    print(f"container: {report.container}; top-level keys: {', '.join(report.top_level_keys) or '-'}")
+    if report.placeholders:
+        print(f"objects not unpickled (placeholders): {', '.join(report.placeholders)}")
+    for part in report.components:
+        state = "loaded" if part.loaded else "not in file"
+        print(f"{part.name}: {state}, {part.matched} tensors matched, {len(part.missing)} missing, "
+              f"{len(part.unexpected)} unexpected, {len(part.dropped)} dropped on purpose"
+              + (f", zero-filled {', '.join(part.zero_filled)}" if part.zero_filled else ""))
+        for key in part.unexpected[:5]:
+            print(f"  unexpected: {key}")
+    for why, count in report.ignored.items():
+        print(f"ignored: {count} key(s), {why}")
+    if report.unused_keys:
+        print(f"unused keys: {report.unused_keys}, e.g. {', '.join(report.unused_examples[:5])}")
+    for feature, why in report.disabled.items():
+        print(f"disabled: {feature} ({why})")
+    with torch.no_grad():
+        image = torch.full((1, 256, 256), 128, dtype=torch.uint8)
+        features = encoder.encode(encoder.preprocess(image))
+    print(f"feature: {tuple(features.global_feature.shape)} = {encoder.config.feature}; tokens {tuple(features.tokens.shape)} on a {features.grid[0]}x{features.grid[1]} grid")
+    return 0
+
+
 # -- data -------------------------------------------------------------------------------------------
 def cmd_data_verify(args: argparse.Namespace) -> int:
     from asgbench.data.verify import verify_dataset
@@ -174,10 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"asgbench {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
 
-    ls = verbs.add_parser("ls", help="list registered datasets and split protocols")
+    ls = verbs.add_parser("ls", help="list registered datasets, split protocols and models")
     ls_what = ls.add_subparsers(dest="what", metavar="WHAT", required=True)
     ls_what.add_parser("datasets", help="datasets, label sets, formats and expected files").set_defaults(handler=cmd_ls_datasets)
     ls_what.add_parser("protocols", help="split protocols and the datasets they cover").set_defaults(handler=cmd_ls_protocols)
+    ls_models = ls_what.add_parser("models", help="registered image encoders and their expected weights")
+    ls_models.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'mgca*'")
+    ls_models.set_defaults(handler=cmd_ls_models)
+
+    models = verbs.add_parser("models", help="inspect how a checkpoint loads")
+    model_verbs = models.add_subparsers(dest="models_verb", metavar="ACTION", required=True)
+    inspect = model_verbs.add_parser("inspect", help="load a checkpoint and print its load report")
+    inspect.add_argument("--model", required=True, help="a name from `asgbench ls models`")
+    inspect.add_argument("--checkpoint", type=Path, default=None, help="the released file (default: $ASGBENCH_WEIGHTS/<file>)")
+    inspect.add_argument("--trust-checkpoint", action="store_true", help="unpickle arbitrary objects (only for files you trust)")
+    inspect.set_defaults(handler=cmd_models_inspect)
 
     data = verbs.add_parser("data", help="verify dataset downloads; write the synthetic suite")
     data_verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)

@@ -17,7 +17,7 @@ from asgbench.data.synthetic.writers import chexpert, covidx, mimic, nih, rsna, 
 from asgbench.errors import ConfigError
 
 SUITE_FILE = "SUITE.json"
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 DATASET_ORDER = ("mimic", "chexpert", "rsna", "covidx", "nih", "siim")
 TRUTH_DIR = "_truth"
 SPLITS_DIR = "splits"
@@ -124,5 +124,5 @@ def build_suite_splits(out: Path) -> None:
 def expected_images(size: str) -> int:
     """Roughly how many image files a suite of ``size`` holds (for progress bars)."""
     p = PRESETS[size]
-    return int(p.mimic_studies * 1.7) + p.chexpert_train + p.chexpert_valid + p.rsna + p.covidx_train + p.covidx_test \
+    return int(p.mimic_studies * 1.27) + p.chexpert_train + p.chexpert_valid + p.rsna + p.covidx_train + p.covidx_test \
         + p.nih + p.siim + p.siim_unlabelled_test

@@ -61,7 +61,7 @@ def write(ctx: SynthContext, truth_dir=None, scene_graph_root=None) -> DatasetCo
                        "sentences": [{"text": s.text, "section": s.section, "triplets": s.triplets} for s in report.sentences]})
         reports[study] = report
         views = [frontal_view]
-        if frontal_view == "PA" or srng.random() < 0.2:
+        if srng.random() < (0.4 if frontal_view == "PA" else 0.1):
             views.append("LATERAL" if srng.random() < 0.85 else "LL")
         if srng.random() < 0.03:
             views.append("")  # a blank ViewPosition, as some real rows have

@@ -1,0 +1,124 @@
+"""Backbone networks whose parameter names match the released checkpoints after key mapping.
+
+Every backbone answers the same three questions for a batch: its feature maps / tokens, the global
+feature a linear probe reads, and the multi-scale maps a U-Net decoder taps. Module names follow
+torchvision (ResNets), timm (ViTs) and transformers (Swin), so checkpoints load strictly.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class Features:
+    """What one forward pass gives: a global vector, tokens on a grid, and maps for a decoder."""
+
+    global_feature: torch.Tensor          # B x D
+    tokens: torch.Tensor                  # B x N x C
+    grid: tuple[int, int]                 # (rows, cols) of the tokens
+    maps: dict[str, torch.Tensor]         # named multi-scale maps, B x C x H x W
+
+
+class ResNetBackbone(nn.Module):
+    """torchvision ResNet (``fc`` removed); optionally stops after layer3 or upsamples the input first."""
+
+    def __init__(self, depth: int = 50, *, stop_after: str = "layer4", upsample_to: int | None = None, local: str | None = None) -> None:
+        super().__init__()
+        import torchvision
+
+        base = {18: torchvision.models.resnet18, 50: torchvision.models.resnet50}[depth](weights=None)
+        self.conv1, self.bn1, self.relu, self.maxpool = base.conv1, base.bn1, base.relu, base.maxpool
+        self.stages = ["layer1", "layer2", "layer3"] + (["layer4"] if stop_after == "layer4" else [])
+        for stage in self.stages:
+            setattr(self, stage, getattr(base, stage))
+        self.upsample_to = upsample_to
+        self.local = local or self.stages[-1]  # the map whose positions are the "tokens"
+        widths = {18: (64, 64, 128, 256, 512), 50: (64, 256, 512, 1024, 2048)}[depth]
+        self.channels = dict(zip(["stem", "layer1", "layer2", "layer3", "layer4"], widths))
+        self.feature_dim = self.channels[self.stages[-1]]
+
+    def forward(self, x: torch.Tensor) -> Features:
+        if self.upsample_to:
+            x = F.interpolate(x, size=(self.upsample_to, self.upsample_to), mode="bilinear", align_corners=True)
+        maps = {"stem": self.relu(self.bn1(self.conv1(x)))}
+        h = self.maxpool(maps["stem"])
+        for stage in self.stages:
+            h = getattr(self, stage)(h)
+            maps[stage] = h
+        last = maps[self.stages[-1]]
+        local = maps[self.local]
+        tokens = local.flatten(2).transpose(1, 2)
+        return Features(last.mean(dim=(2, 3)), tokens, (local.shape[2], local.shape[3]), maps)
+
+
+class ViTBackbone(nn.Module):
+    """timm VisionTransformer (no head); global = CLS token or mean of patch tokens, after the final norm."""
+
+    def __init__(self, variant: str = "vit_base_patch16_224", *, pool: str = "token", img_size: int = 224, taps: tuple[int, ...] = (2, 5, 8, 11)) -> None:
+        super().__init__()
+        import timm
+
+        model = timm.create_model(variant, pretrained=False, num_classes=0, global_pool="token", img_size=img_size)
+        self.cls_token, self.pos_embed, self.patch_embed = model.cls_token, model.pos_embed, model.patch_embed
+        self.pos_drop, self.norm_pre, self.blocks, self.norm = model.pos_drop, model.norm_pre, model.blocks, model.norm
+        self.pool, self.tap_blocks = pool, taps
+        self.feature_dim = model.embed_dim
+        self.patch = model.patch_embed.patch_size[0]
+        self.channels = {f"block{i}": model.embed_dim for i in taps}
+
+    def forward(self, x: torch.Tensor) -> Features:
+        b = x.shape[0]
+        h = self.patch_embed(x)
+        h = torch.cat([self.cls_token.expand(b, -1, -1), h], dim=1) + self.pos_embed
+        h = self.norm_pre(self.pos_drop(h))
+        rows, cols = x.shape[2] // self.patch, x.shape[3] // self.patch
+        maps = {}
+        for i, block in enumerate(self.blocks):
+            h = block(h)
+            if i in self.tap_blocks:
+                maps[f"block{i}"] = h[:, 1:].transpose(1, 2).reshape(b, -1, rows, cols)
+        h = self.norm(h)
+        tokens = h[:, 1:]
+        global_feature = h[:, 0] if self.pool == "token" else tokens.mean(dim=1)
+        return Features(global_feature, tokens, (rows, cols), maps)
+
+
+class SwinBackbone(nn.Module):
+    """HF SwinModel (transformers 5 names) configured as swin-tiny-patch4-window7-224; global = pooler output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from transformers import SwinConfig, SwinModel
+
+        config = SwinConfig(image_size=224, patch_size=4, embed_dim=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24], window_size=7)
+        self.model = SwinModel(config)
+        self.feature_dim = 768
+        self.channels = {f"stage{i}": 96 * 2**i for i in range(4)}
+
+    def forward(self, x: torch.Tensor) -> Features:
+        out = self.model(pixel_values=x, output_hidden_states=True)
+        reshaped = out.reshaped_hidden_states  # embeddings + one per stage, B x C x H x W
+        maps = {f"stage{i}": reshaped[i] for i in range(4)}
+        last = out.last_hidden_state
+        side = int(last.shape[1] ** 0.5)
+        return Features(out.pooler_output, last, (side, side), maps)
+
+
+BACKBONES: dict[str, Callable[..., nn.Module]] = {
+    "resnet50": lambda **o: ResNetBackbone(50, **o),
+    "resnet18": lambda **o: ResNetBackbone(18, **o),
+    "vit_base_patch16": lambda **o: ViTBackbone("vit_base_patch16_224", **o),
+    "vit_tiny_patch16": lambda **o: ViTBackbone("vit_tiny_patch16_224", **o),
+    "swin_tiny": lambda **o: SwinBackbone(),
+}
+
+
+def build_backbone(architecture: str, **options) -> nn.Module:
+    if architecture not in BACKBONES:
+        raise KeyError(f"unknown backbone architecture {architecture!r}")
+    return BACKBONES[architecture](**options)

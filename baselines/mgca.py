@@ -1,0 +1,40 @@
+"""MGCA (Wang et al., NeurIPS 2022): PyTorch-Lightning checkpoints ``resnet_50.ckpt`` and ``vit_base.ckpt``."""
+from asgbench.encoders.config import HALF, EncoderConfig, InputSpec
+
+from baselines.common import RESNET_TAPS, VIT_TAPS, backbone, bert, mgca_head
+
+STATE = ("state_dict",)
+TEXT = "6-layer BLIP BERT (ClinicalBERT init; cross-attention unused; no token types) + 128-d global head; [CLS]"
+SOURCE = "the Google Drive folder in the MGCA README (github.com/HKU-MedAI/MGCA)"
+PAPER = "Multi-Granularity Cross-modal Alignment for Generalized Medical Visual Representation Learning (Wang et al., NeurIPS 2022)"
+
+
+def mgca_components(image_prefix: str = "img_encoder_q.", text_prefix: str = "text_encoder_q.") -> tuple:
+    """The MGCA/ASG Lightning layout: image and text encoders with 128-d global and local heads."""
+    return (
+        backbone(STATE, f"{image_prefix}model."),
+        mgca_head(STATE, f"{image_prefix}global_embed.", "image_global_projection"),
+        mgca_head(STATE, f"{image_prefix}local_embed.", "image_local_projection"),
+        bert(STATE, f"{text_prefix}model.", drop=(r"\.crossattention\.",), zero_fill=("embeddings.token_type_embeddings.weight",)),
+        mgca_head(STATE, f"{text_prefix}global_embed.", "text_global_projection"),
+        mgca_head(STATE, f"{text_prefix}local_embed.", "text_local_projection"),
+    )
+
+
+MGCA_IGNORED = ((STATE, r"^(patch_local_atten_layer|word_local_atten_layer|prototype_layer)\.", "pre-training only (attention, prototypes)"),)
+
+MGCA_R50 = EncoderConfig(
+    name="mgca-r50", architecture="resnet50", backbone_options={"upsample_to": 299, "local": "layer3"},
+    input=InputSpec(224, HALF, HALF),
+    feature="ResNet-50 layer4 global average pool (input upsampled to 299 inside the encoder)", feature_dim=2048,
+    taps=RESNET_TAPS, components=mgca_components(), zero_shot="cosine", text_tower=TEXT, file_name="resnet_50.ckpt",
+    paper=PAPER, license="MIT", source=SOURCE, ignored=MGCA_IGNORED,
+)
+
+MGCA_VIT = EncoderConfig(
+    name="mgca-vit", architecture="vit_base_patch16", backbone_options={"pool": "token"},
+    input=InputSpec(224, HALF, HALF),
+    feature="ViT-B/16 [CLS] token after the final LayerNorm", feature_dim=768, taps=VIT_TAPS,
+    components=mgca_components(), zero_shot="cosine", text_tower=TEXT, file_name="vit_base.ckpt",
+    paper=PAPER, license="MIT", source=SOURCE, ignored=MGCA_IGNORED,
+)

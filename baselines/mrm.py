@@ -1,0 +1,18 @@
+"""MRM (Zhou et al., ICLR 2023): ``MRM.pth`` with the whole pre-training model under ``model`` (no prefix)."""
+from asgbench.encoders.config import EncoderConfig, InputSpec
+
+from baselines.common import VIT_TAPS, backbone
+
+MRM_NORM = (0.4978,) * 3, (0.2449,) * 3
+
+MRM = EncoderConfig(
+    name="mrm", architecture="vit_base_patch16", backbone_options={"pool": "avg"},
+    input=InputSpec(224, MRM_NORM[0], MRM_NORM[1], crop=False),
+    feature="ViT-B/16 mean of patch tokens after the checkpoint's final LayerNorm", feature_dim=768, taps=VIT_TAPS,
+    components=(backbone(("model",), "", include=r"^(cls_token|pos_embed|patch_embed\.|blocks\.|norm\.)"),),
+    file_name="MRM.pth",
+    paper="Advancing Radiograph Representation Learning with Masked Record Modeling (Zhou et al., ICLR 2023)",
+    license="see the MRM repository", source="the Google Drive link in the MRM README (github.com/RL4M/MRM-pytorch)",
+    ignored=((("model",), r"^(mask_token|decoder_|bert_)", "pre-training only (MAE decoder, masked-record BERT)"),),
+    notes="MRM fine-tunes with a new fc_norm; a frozen probe reads the mean patch token after the released norm",
+)
