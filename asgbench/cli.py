@@ -200,6 +200,80 @@ def cmd_splits_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ls_tasks(args: argparse.Namespace) -> int:
+    from asgbench.tasks.protocols import DEFAULT_VARIANT
+    from asgbench.tasks.specs import TASKS
+
+    rows = []
+    for name in TASKS.names():
+        task = TASKS.get(name)
+        labels = ", ".join(task.labels) if len(task.labels) <= 5 else f"{len(task.labels)} labels: {', '.join(task.labels[:3])}, ..."
+        rows.append([name, task.dataset, DEFAULT_VARIANT[task.kind], task.metric + "".join(f", {m}" for m in task.extra_metrics), labels])
+    print(_table(rows, ["task", "dataset", "protocol", "metrics", "labels"]))
+    return 0
+
+
+# -- run --------------------------------------------------------------------------------------------
+class _ProgressLine:
+    """One self-overwriting stderr line per phase (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.phase, self.last = quiet, None, 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        import time
+
+        if self.quiet:
+            return
+        now = time.monotonic()
+        new_phase = phase != self.phase
+        if not new_phase and now - self.last < (0.2 if self.tty else 10.0) and done != total:
+            return
+        if new_phase and self.phase is not None and self.tty:
+            sys.stderr.write("\n")
+        self.phase, self.last = phase, now
+        amount = f"{done}/{total}" if total else f"{done}"
+        text = f"  {phase}: {amount}"
+        sys.stderr.write(("\r" + text.ljust(60)) if self.tty else text + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.phase is not None and self.tty and not self.quiet:
+            sys.stderr.write("\n")
+
+
+def _format_metric(result: dict) -> str:
+    headline = result["headline"]
+    low, high = headline["ci95"]
+    return f"{headline['metric']} {headline['value']:.4f} [95% CI {low:.4f}-{high:.4f}]"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from asgbench.run import RunContext, RunSpec, run
+
+    overrides = list(args.set or [])
+    if args.finetune:
+        overrides.append("finetune=true")
+    spec = RunSpec(model=args.model, task=args.task, fraction=args.fraction, draw=args.draw, seed=args.seed,
+                   split_protocol=args.split_protocol, checkpoint=str(args.checkpoint) if args.checkpoint else None,
+                   protocol=args.protocol, overrides=tuple(overrides))
+    context = RunContext(data_root=args.data_root, out=args.out, cache_dir=args.cache_dir, device=args.device, force=args.force,
+                         trust_checkpoint=args.trust_checkpoint, rebuild_cache=args.rebuild_cache)
+    progress = _ProgressLine(args.quiet)
+    try:
+        outcome = run(spec, context, progress=progress)
+    finally:
+        progress.close()
+    result = outcome.result
+    if outcome.skipped:
+        print(f"{outcome.run_id}: already done, nothing to do ({_format_metric(result)}; {outcome.path}; --force reruns it)")
+    else:
+        print(f"{outcome.run_id}: {_format_metric(result)} on {result['counts']['test']} test images "
+              f"in {result['timings']['total_s']:.1f} s -> {outcome.path}")
+    return 0
+
+
 # -- demo -------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from asgbench.demo import run_demo
@@ -227,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls_models = ls_what.add_parser("models", help="registered image encoders and their expected weights")
     ls_models.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'mgca*'")
     ls_models.set_defaults(handler=cmd_ls_models)
+    ls_what.add_parser("tasks", help="evaluation tasks: dataset, protocol, metrics, labels").set_defaults(handler=cmd_ls_tasks)
 
     models = verbs.add_parser("models", help="inspect how a checkpoint loads")
     model_verbs = models.add_subparsers(dest="models_verb", metavar="ACTION", required=True)
@@ -264,6 +339,27 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "build":
             sub.add_argument("--out", type=Path, default=None, help="write here instead of the default place")
         sub.set_defaults(handler={"build": cmd_splits_build, "show": cmd_splits_show, "verify": cmd_splits_verify}[action])
+
+    run = verbs.add_parser("run", help="evaluate one model on one task; writes results/runs/<run_id>.json")
+    run.add_argument("--model", required=True, help="a name from `asgbench ls models`")
+    run.add_argument("--task", required=True, help="a name from `asgbench ls tasks`")
+    run.add_argument("--fraction", type=int, default=100, choices=(1, 10, 100), help="percent of the training list (default 100)")
+    run.add_argument("--draw", type=int, default=0, help="which draw of the 1 %% / 10 %% lists (asgbench-v1 has 0, 1, 2)")
+    run.add_argument("--seed", type=int, default=0, help="training seed (and bootstrap seed)")
+    run.add_argument("--split-protocol", default="asgbench-v1", help="asgbench-v1 (default) or mgca")
+    run.add_argument("--protocol", default=None, help="a protocol variant, e.g. mgca-linear-probe (default: the task's)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a protocol parameter (repeatable), e.g. max_epochs=5")
+    run.add_argument("--finetune", action="store_true", help="segmentation: train the encoder too (default: frozen)")
+    run.add_argument("--checkpoint", type=Path, default=None, help="weights file (default: $ASGBENCH_WEIGHTS/<file>)")
+    run.add_argument("--trust-checkpoint", action="store_true", help="unpickle arbitrary objects (only for files you trust)")
+    run.add_argument("--data-root", type=Path, default=None, help="folder with one sub-folder per dataset (default: $ASGBENCH_DATA)")
+    run.add_argument("--cache-dir", type=Path, default=None, help="image stores and feature cache (default: $ASGBENCH_CACHE)")
+    run.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    run.add_argument("--out", type=Path, default=Path("results/runs"), help="where result files go (default results/runs)")
+    run.add_argument("--force", action="store_true", help="rerun even if this run_id has a result")
+    run.add_argument("--rebuild-cache", action="store_true", help="re-extract features even if cached")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.set_defaults(handler=cmd_run)
 
     demo = verbs.add_parser("demo", help="the main job on the embedded synthetic suite")
     demo.add_argument("--workdir", type=Path, default=Path(".asgbench/demo"), help="where the suite and caches go")

@@ -63,6 +63,7 @@ def own_config(name: str, meta: dict) -> EncoderConfig:
             mgca_head((), "text_local.", "text_local_projection"),
         ),
         zero_shot="cosine", text_tower=meta.get("text_tower", "BERT report encoder + 128-d global head"),
+        tokenizer=meta.get("tokenizer"), text_pooling=meta.get("text_pooling", "cls"),
         paper=PAPER, license="asgbench", source="trained with `asgbench pretrain`",
         ignored=(((), r"^(irl|tag_queries)\.", "pre-training only (IRL decoder, tag queries)"),),
         notes=json.dumps(meta.get("objectives", [])),
@@ -73,7 +74,7 @@ ASG_VIT = AsgEntry(EncoderConfig(
     name="asg-vit", architecture="vit_base_patch16", backbone_options={"pool": "token"},
     input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
     feature="ViT-B/16 [CLS] token after the final LayerNorm", feature_dim=768, taps=VIT_TAPS,
-    components=mgca_components(), zero_shot="cosine", text_tower=TEXT, file_name="asg_vit.ckpt",
+    components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", file_name="asg_vit.ckpt",
     paper=PAPER, license="see the ASG repository", source=SOURCE, ignored=ASG_IGNORED,
 ))
 
@@ -82,3 +83,31 @@ ASG_R50 = AsgEntry(replace(
     feature="ResNet-50 layer4 global average pool (input upsampled to 299, as in MGCA)", feature_dim=2048,
     taps=RESNET_TAPS, file_name="asg_r50.ckpt",
 ))
+
+
+# The prefixes of asgbench's own ASG file, one per part; ``own_config`` above maps them back.
+OWN_PARTS = {"image_encoder": "image_encoder.", "image_global": "image_global.", "image_local": "image_local.",
+             "text_encoder": "text_encoder.", "text_global": "text_global.", "text_local": "text_local."}
+
+
+def save_own_checkpoint(path: str | Path, parts: dict, meta: dict) -> Path:
+    """Write ``<path>.safetensors`` + ``<path>.json`` from modules named as in ``OWN_PARTS``.
+
+    ``meta`` needs ``architecture`` and ``feature_dim``; ``tokenizer`` names a folder beside the file.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path).with_suffix(".safetensors")
+    unknown = set(parts) - set(OWN_PARTS)
+    if unknown:
+        raise ValueError(f"unknown ASG checkpoint parts {sorted(unknown)}; expected {sorted(OWN_PARTS)}")
+    tensors = {}
+    for name, module in parts.items():
+        for key, value in module.state_dict().items():
+            if key.endswith("position_ids"):
+                continue
+            tensors[OWN_PARTS[name] + key] = value.detach().cpu().contiguous()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path))
+    path.with_suffix(".json").write_text(json.dumps({"format": OWN_FORMAT, **meta}, indent=2) + "\n")
+    return path

@@ -27,7 +27,7 @@ MGCA_R50 = EncoderConfig(
     name="mgca-r50", architecture="resnet50", backbone_options={"upsample_to": 299, "local": "layer3"},
     input=InputSpec(224, HALF, HALF),
     feature="ResNet-50 layer4 global average pool (input upsampled to 299 inside the encoder)", feature_dim=2048,
-    taps=RESNET_TAPS, components=mgca_components(), zero_shot="cosine", text_tower=TEXT, file_name="resnet_50.ckpt",
+    taps=RESNET_TAPS, components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", file_name="resnet_50.ckpt",
     paper=PAPER, license="MIT", source=SOURCE, ignored=MGCA_IGNORED,
 )
 
@@ -35,6 +35,6 @@ MGCA_VIT = EncoderConfig(
     name="mgca-vit", architecture="vit_base_patch16", backbone_options={"pool": "token"},
     input=InputSpec(224, HALF, HALF),
     feature="ViT-B/16 [CLS] token after the final LayerNorm", feature_dim=768, taps=VIT_TAPS,
-    components=mgca_components(), zero_shot="cosine", text_tower=TEXT, file_name="vit_base.ckpt",
+    components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", file_name="vit_base.ckpt",
     paper=PAPER, license="MIT", source=SOURCE, ignored=MGCA_IGNORED,
 )

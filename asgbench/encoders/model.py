@@ -35,19 +35,28 @@ class Encoder(nn.Module):
         """False when the checkpoint lacked a part this feature needs (see ``report.disabled``)."""
         return feature not in self.report.disabled
 
-    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 B x H x W (or B x 1 x H x W) -> normalised float B x C x S x S (centre crop, then resize)."""
+    def _geometry(self, x: torch.Tensor, mode: str) -> torch.Tensor:
+        """The input contract's crop and resize; images and masks go through the same one."""
         spec = self.config.input
-        x = images if images.dim() == 4 else images[:, None]
-        x = x.to(self.mean.device, dtype=torch.float32) / 255.0
         h, w = x.shape[-2:]
         crop = round(min(h, w) * 224 / 256) if spec.crop else min(h, w)
         top, left = (h - crop) // 2, (w - crop) // 2
         x = x[..., top : top + crop, left : left + crop]
         if crop != spec.size:
-            x = F.interpolate(x, size=(spec.size, spec.size), mode="bilinear", align_corners=False)
-        x = x.expand(-1, spec.channels, -1, -1) if x.shape[1] == 1 else x
+            x = F.interpolate(x, size=(spec.size, spec.size), mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
+        return x
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 B x H x W (or B x 1 x H x W) -> normalised float B x C x S x S (centre crop, then resize)."""
+        x = images if images.dim() == 4 else images[:, None]
+        x = self._geometry(x.to(self.mean.device, dtype=torch.float32) / 255.0, "bilinear")
+        x = x.expand(-1, self.config.input.channels, -1, -1) if x.shape[1] == 1 else x
         return (x - self.mean) / self.std
+
+    def preprocess_masks(self, masks: torch.Tensor) -> torch.Tensor:
+        """Binary B x H x W masks in the canonical frame -> float B x 1 x S x S aligned with ``preprocess``."""
+        x = masks if masks.dim() == 4 else masks[:, None]
+        return self._geometry(x.to(self.mean.device, dtype=torch.float32), "nearest")
 
     def encode(self, x: torch.Tensor) -> Features:
         return self.backbone(x)

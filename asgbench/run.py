@@ -1,0 +1,244 @@
+"""Run one RunSpec: resolve it, derive its run_id, skip it if finished, else evaluate and write the result.
+
+The run_id hashes everything that decides the numbers — model, checkpoint bytes, task and its version,
+protocol and its version and overrides, split lists (their sha256), fraction, draw and seed — and nothing
+that does not (where the data lives, the device, the output folder). A finished run_id is not recomputed
+unless ``force`` is set.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from asgbench import __version__
+from asgbench.config import cache_dir as default_cache_dir
+from asgbench.config import dataset_root
+from asgbench.data.splits import PROTOCOLS, load_split, read_manifest
+from asgbench.encoders import MODELS, create_encoder, resolve_checkpoint
+from asgbench.errors import ConfigError
+from asgbench.progress import Progress, running_total
+from asgbench.results import finished, write_result
+from asgbench.tasks.protocols import describe, protocol_for
+from asgbench.tasks.specs import TASKS
+
+DEFAULT_OUT = Path("results") / "runs"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to evaluate; everything here goes into the run_id."""
+
+    model: str
+    task: str
+    fraction: int = 100
+    draw: int = 0
+    seed: int = 0
+    split_protocol: str = "asgbench-v1"
+    checkpoint: str | None = None
+    protocol: str | None = None               # a protocol variant name; None: the task kind's default
+    overrides: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where and how to run; none of it changes the numbers, so none of it is in the run_id."""
+
+    data_root: Path | None = None
+    out: Path = DEFAULT_OUT
+    cache_dir: Path | None = None
+    device: str = "cpu"
+    force: bool = False
+    trust_checkpoint: bool = False
+    rebuild_cache: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    spec: RunSpec
+    run_id: str
+    identity: dict
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    path: Path
+    result: dict
+    skipped: bool
+
+
+@lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checkpoint_sha256(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"{path}: checkpoint file not found")
+    stat = path.stat()
+    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def resolve(spec: RunSpec, context: RunContext) -> ResolvedRun:
+    """Canonical names, normalised fractions, split hashes and checkpoint hash -> the run_id."""
+    task = TASKS.get(spec.task)
+    model = MODELS.canonical(spec.model)
+    protocol = protocol_for(task.kind, spec.protocol, spec.overrides)
+    split_protocol = PROTOCOLS.canonical(spec.split_protocol)
+    if spec.fraction not in (1, 10, 100):
+        raise ConfigError(f"--fraction must be 1, 10 or 100, not {spec.fraction}")
+    if task.kind == "zero_shot":  # no training list: every fraction and draw is the same run
+        spec = replace(spec, fraction=100, draw=0)
+    spec = replace(spec, model=model, task=task.name, split_protocol=split_protocol, protocol=protocol.name,
+                   overrides=tuple(sorted(spec.overrides)))
+    root = dataset_root(task.dataset, context.data_root)
+    _, manifest = read_manifest(task.dataset, split_protocol, data_root=root)
+    variant = task.variant if any(n.startswith(f"{task.variant}_") for n in manifest.lists) and task.variant else ""
+    lists = {
+        "train": load_split(task.dataset, split_protocol, "train", spec.fraction, spec.draw, variant, data_root=root).sha256,
+        "val": load_split(task.dataset, split_protocol, "val", 100, 0, variant, data_root=root).sha256,
+        "test": load_split(task.dataset, split_protocol, "test", 100, 0, variant, data_root=root).sha256,
+    }
+    config = MODELS.get(model)
+    checkpoint = resolve_checkpoint(config.resolve(spec.checkpoint) if hasattr(config, "resolve") else config, spec.checkpoint)
+    identity = {
+        "model": model, "checkpoint_sha256": checkpoint_sha256(checkpoint), "task": task.name, "task_version": task.version,
+        "protocol": protocol.name, "protocol_version": protocol.version, "overrides": list(spec.overrides),
+        "split_protocol": split_protocol, "split_lists": lists, "fraction": spec.fraction, "draw": spec.draw, "seed": spec.seed,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    run_id = f"{model}__{task.name}__f{spec.fraction}-d{spec.draw}-s{spec.seed}__{digest}"
+    return ResolvedRun(replace(spec, checkpoint=str(checkpoint) if checkpoint else None), run_id, identity)
+
+
+def _git() -> dict:
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    if commit.returncode != 0:
+        return {"commit": None, "dirty": None}
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def environment(device: str) -> dict:
+    import numpy
+    import segmentation_models_pytorch
+    import sklearn
+    import torch
+    import transformers
+
+    info = {"asgbench": __version__, "python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__,
+            "scikit-learn": sklearn.__version__, "transformers": transformers.__version__,
+            "segmentation-models-pytorch": segmentation_models_pytorch.__version__, "platform": platform.platform(),
+            "device": device, "threads": torch.get_num_threads()}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["device_name"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def _public_report(report) -> dict:
+    """The load report without machine paths: the checkpoint is named by its file name and sha256."""
+    data = report.to_dict()
+    if data.get("file"):
+        data["file"] = Path(data["file"]).name
+    return data
+
+
+def run(spec: RunSpec, context: RunContext = RunContext(), progress: Progress | None = None) -> RunOutcome:
+    """Evaluate ``spec`` unless its result exists; return the result either way."""
+    from asgbench.tasks.data import load_task_data
+    from asgbench.tasks.features import weights_digest
+    from asgbench.tasks.linear_probe import run_linear_probe
+    from asgbench.tasks.segmentation import run_segmentation
+    from asgbench.tasks.zero_shot import run_zero_shot
+
+    started = time.perf_counter()
+    resolved = resolve(spec, context)
+    spec = resolved.spec
+    out = Path(context.out)
+    if not context.force:
+        done = finished(out, resolved.run_id)
+        if done is not None:
+            return RunOutcome(resolved.run_id, out / f"{resolved.run_id}.json", done, True)
+    if context.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda was asked for but torch sees no CUDA device")
+    task = TASKS.get(spec.task)
+    protocol = protocol_for(task.kind, spec.protocol, spec.overrides)
+    cache_root = Path(context.cache_dir) if context.cache_dir else default_cache_dir()
+
+    data = load_task_data(task, fraction=spec.fraction, draw=spec.draw, split_protocol=spec.split_protocol,
+                          data_root=context.data_root, cache_dir=cache_root, progress=running_total(progress, "decode images"))
+    encoder = create_encoder(spec.model, spec.checkpoint, trust_checkpoint=context.trust_checkpoint, seed=spec.seed)
+    if task.kind == "linear_probe":
+        outcome = run_linear_probe(encoder, data, protocol, seed=spec.seed, device=context.device, cache_root=cache_root,
+                                   rebuild_cache=context.rebuild_cache, progress=progress)
+    elif task.kind == "zero_shot":
+        outcome = run_zero_shot(encoder, data, protocol, seed=spec.seed, device=context.device, progress=progress)
+    else:
+        state_file = out / ".partial" / f"{resolved.run_id}.pt"
+        outcome = run_segmentation(encoder, data, protocol, seed=spec.seed, device=context.device, state_file=state_file,
+                                   progress=progress)
+    headline_name = outcome.extra["headline"]
+    headline = outcome.metrics[headline_name]
+    timings = {**outcome.timings, "total_s": time.perf_counter() - started}
+    result = {
+        "schema_version": 1,
+        "run_id": resolved.run_id,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "spec": {**{k: v for k, v in asdict(spec).items() if k != "checkpoint"}, "overrides": list(spec.overrides),
+                 "checkpoint_sha256": resolved.identity["checkpoint_sha256"]},
+        "task": {"name": task.name, "version": task.version, "dataset": task.dataset, "kind": task.kind,
+                 "labels": list(data.task.labels), "metric": task.metric, "multiclass": data.task.multiclass,
+                 "description": data.task.description},
+        "protocol": {"name": protocol.name, "version": protocol.version, "params": _jsonable(describe(protocol))},
+        "splits": {"protocol": data.splits["test"].selection.protocol, "version": data.splits["test"].selection.protocol_version,
+                   "lists": data.split_hashes()},
+        "encoder": {"name": encoder.config.name, "architecture": encoder.config.architecture,
+                    "weights_sha256": encoder.report.sha256, "state_sha256": weights_digest(encoder.backbone),
+                    "feature": encoder.config.feature, "input": _jsonable(asdict(encoder.config.input)),
+                    "load_report": _public_report(encoder.report)},
+        "headline": {"metric": headline_name, "value": headline["value"], "ci95": headline["ci95"]},
+        "metrics": outcome.metrics,
+        "per_class": outcome.per_class,
+        "counts": {"train": len(data.splits["train"]), "val": len(data.splits["val"]), "test": len(data.splits["test"]),
+                   "test_patients": len(set(data.splits["test"].patients)), **outcome.counts},
+        "selection": _jsonable(outcome.selection),
+        "timings": timings,
+        "extra": _jsonable({k: v for k, v in outcome.extra.items() if k != "headline"}),
+        "environment": environment(context.device),
+        "git": _git(),
+    }
+    path = write_result(out, result, outcome.predictions)
+    (out / ".partial" / f"{resolved.run_id}.pt").unlink(missing_ok=True)
+    return RunOutcome(resolved.run_id, path, result, False)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value

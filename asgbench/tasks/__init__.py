@@ -1,0 +1,1 @@
+"""Evaluation tasks and protocols: task registry, data, linear probe, zero-shot, segmentation, metrics."""

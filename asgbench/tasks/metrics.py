@@ -1,0 +1,119 @@
+"""Metrics over a whole test set, with bootstrap confidence intervals that resample patients.
+
+Every metric is computed once over all predictions (never averaged per mini-batch). Confidence intervals are
+percentile bootstraps over patients (all images of a resampled patient come along), seeded, with at least
+1,000 resamples; a paired bootstrap gives the difference between two runs on the same images.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+BOOTSTRAP_SAMPLES = 1000
+
+
+def _auc_columns(targets: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """ROC AUC of every column at once (Mann-Whitney U with average ranks for ties); NaN where undefined."""
+    targets = np.asarray(targets, dtype=bool).reshape(len(targets), -1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(len(scores), -1)
+    ranks = rankdata(scores, axis=0)
+    positives = targets.sum(axis=0)
+    negatives = len(targets) - positives
+    rank_sum = (ranks * targets).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+    return np.where((positives > 0) & (negatives > 0), auc, np.nan)
+
+
+def auc_per_class(targets: np.ndarray, scores: np.ndarray) -> list[float | None]:
+    """ROC AUC per column; None where a column has only one class (undefined)."""
+    return [None if np.isnan(v) else float(v) for v in _auc_columns(targets, scores)]
+
+
+def macro_auc(targets: np.ndarray, scores: np.ndarray) -> float:
+    values = _auc_columns(targets, scores)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
+def accuracy(targets: np.ndarray, predictions: np.ndarray) -> float:
+    return float(np.mean(np.asarray(targets) == np.asarray(predictions)))
+
+
+def f1(targets: np.ndarray, predictions: np.ndarray) -> float:
+    """Binary F1 of the positive class; 0 when there are no true or predicted positives (sklearn's zero_division=0)."""
+    targets, predictions = np.asarray(targets).astype(bool), np.asarray(predictions).astype(bool)
+    true_positives = np.sum(targets & predictions)
+    denominator = targets.sum() + predictions.sum()
+    return float(2 * true_positives / denominator) if denominator else 0.0
+
+
+def dice_per_image(masks: np.ndarray, predicted: np.ndarray, empty_score: float = 1.0) -> np.ndarray:
+    """Dice of each image's binary masks; an image with both masks empty scores ``empty_score`` (MGCA rule: 1)."""
+    masks = masks.reshape(len(masks), -1).astype(bool)
+    predicted = predicted.reshape(len(predicted), -1).astype(bool)
+    intersection = (masks & predicted).sum(axis=1)
+    total = masks.sum(axis=1) + predicted.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dice = np.where(total == 0, empty_score, 2.0 * intersection / np.maximum(total, 1))
+    return dice.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+    samples: int
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "ci95": [self.low, self.high], "bootstrap_samples": self.samples}
+
+
+def _groups(patients: Sequence[str] | None, n: int) -> list[np.ndarray]:
+    if patients is None:
+        return [np.array([i]) for i in range(n)]
+    by_patient: dict[str, list[int]] = {}
+    for i, patient in enumerate(patients):
+        by_patient.setdefault(str(patient), []).append(i)
+    return [np.array(v) for _, v in sorted(by_patient.items())]
+
+
+def bootstrap(metric: Callable[[np.ndarray], float], n: int, *, patients: Sequence[str] | None = None,
+              samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Interval:
+    """95 % percentile interval of ``metric(indices)`` over resampled patients; undefined resamples are skipped."""
+    groups = _groups(patients, n)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(samples):
+        picked = rng.integers(0, len(groups), len(groups))
+        index = np.concatenate([groups[g] for g in picked])
+        value = metric(index)
+        if value is not None and np.isfinite(value):
+            values.append(value)
+    point = metric(np.arange(n))
+    if not values:
+        return Interval(float(point), float("nan"), float("nan"), 0)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return Interval(float(point), float(low), float(high), len(values))
+
+
+def paired_difference(metric_a: Callable[[np.ndarray], float], metric_b: Callable[[np.ndarray], float], n: int, *,
+                      patients: Sequence[str] | None = None, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> dict:
+    """Bootstrap of metric_a - metric_b on the same resampled images; two-sided p-value of a zero difference."""
+    groups = _groups(patients, n)
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(samples):
+        picked = rng.integers(0, len(groups), len(groups))
+        index = np.concatenate([groups[g] for g in picked])
+        a, b = metric_a(index), metric_b(index)
+        if np.isfinite(a) and np.isfinite(b):
+            differences.append(a - b)
+    differences = np.asarray(differences)
+    point = metric_a(np.arange(n)) - metric_b(np.arange(n))
+    p = float(min(1.0, 2 * min((differences <= 0).mean(), (differences >= 0).mean()))) if len(differences) else float("nan")
+    low, high = (np.percentile(differences, [2.5, 97.5]) if len(differences) else (float("nan"), float("nan")))
+    return {"difference": float(point), "ci95": [float(low), float(high)], "p_value": p, "bootstrap_samples": int(len(differences))}

@@ -1,0 +1,126 @@
+"""Protocol specs: the hyper-parameters of each evaluation protocol, the same for every encoder.
+
+A spec is frozen and versioned; its name and version go into every result. ``with_overrides`` applies
+dotted ``key=value`` overrides (typed by the field they replace, never evaluated), and an overridden spec
+records them, so a shortened test run can never pass for the real protocol.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from asgbench.errors import ConfigError
+from asgbench.registry import Registry
+
+
+@dataclass(frozen=True)
+class LinearProbeProtocol:
+    """Linear head on cached, frozen features; lr x weight decay chosen on val; early stopping on val."""
+
+    name: str = "linear-probe"
+    version: str = "1"
+    kind: str = "linear_probe"
+    learning_rates: tuple[float, ...] = (1e-3, 1e-2)
+    weight_decays: tuple[float, ...] = (0.0, 1e-4, 1e-2)
+    batch_size: int = 256
+    max_epochs: int = 200
+    patience: int = 20
+    standardize: bool = True          # features scaled with train mean/std, so one grid suits every encoder
+    select_on: str = "metric"         # "metric" (val macro AUC / accuracy) or "loss"
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ZeroShotProtocol:
+    """Prompt embeddings against image embeddings over the whole split; thresholds from val."""
+
+    name: str = "zero-shot"
+    version: str = "1"
+    kind: str = "zero_shot"
+    prompts: str = "v1"               # the prompt-set version (asgbench/tasks/prompts/<task>.<version>.json)
+    batch_size: int = 64
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SegmentationProtocol:
+    """U-Net (or SETR-PUP for ViTs) on the encoder's maps; 10 focal - log Dice; early stopping on val Dice."""
+
+    name: str = "segmentation"
+    version: str = "1"
+    kind: str = "segmentation"
+    learning_rate: float = 5e-4
+    weight_decay: float = 0.05
+    batch_size: int = 16
+    max_epochs: int = 50
+    patience: int = 10
+    focal_weight: float = 10.0
+    focal_gamma: float = 2.0
+    finetune: bool = False            # train the encoder too (MGCA freezes it)
+    augment: bool = True              # scale +-10 %, rotation +-10 degrees (MGCA's ShiftScaleRotate)
+    threshold: float = 0.5
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    overrides: tuple[str, ...] = ()
+
+
+ProtocolSpec = LinearProbeProtocol | ZeroShotProtocol | SegmentationProtocol
+
+PROTOCOL_VARIANTS: Registry[ProtocolSpec] = Registry("protocol variant")
+PROTOCOL_VARIANTS.register("linear-probe", LinearProbeProtocol())
+# MGCA's finetuner, for comparison with published numbers: raw features, AdamW 5e-4 / 1e-6, batch 48,
+# at most 50 epochs, early stopping on val loss with patience 10, no grid.
+PROTOCOL_VARIANTS.register("mgca-linear-probe", LinearProbeProtocol(
+    name="mgca-linear-probe", learning_rates=(5e-4,), weight_decays=(1e-6,), batch_size=48, max_epochs=50,
+    patience=10, standardize=False, select_on="loss"))
+PROTOCOL_VARIANTS.register("zero-shot", ZeroShotProtocol())
+PROTOCOL_VARIANTS.register("segmentation", SegmentationProtocol())
+
+DEFAULT_VARIANT = {"linear_probe": "linear-probe", "zero_shot": "zero-shot", "segmentation": "segmentation"}
+
+
+def _parse(value: str, current: Any, key: str) -> Any:
+    try:
+        if isinstance(current, bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, tuple):
+            kind = type(current[0]) if current else str
+            return tuple(kind(v) for v in value.split(",") if v.strip())
+        return value
+    except ValueError:
+        raise ConfigError(f"override {key}={value}: expected a {type(current).__name__}") from None
+
+
+def with_overrides(spec: ProtocolSpec, overrides: tuple[str, ...] | list[str]) -> ProtocolSpec:
+    """Apply ``key=value`` overrides to a protocol spec; unknown keys are an error listing the known ones."""
+    if not overrides:
+        return spec
+    names = {f.name for f in fields(spec)} - {"name", "kind", "overrides"}
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip().removeprefix("protocol.")
+        if not sep or key not in names:
+            raise ConfigError(f"override {item!r}: expected key=value with key one of {', '.join(sorted(names))}")
+        changes[key] = _parse(value.strip(), getattr(spec, key), key)
+    return replace(spec, **changes, overrides=tuple(sorted(overrides)))
+
+
+def protocol_for(kind: str, variant: str | None = None, overrides: tuple[str, ...] = ()) -> ProtocolSpec:
+    spec = PROTOCOL_VARIANTS.get(variant or DEFAULT_VARIANT[kind])
+    if spec.kind != kind:
+        raise ConfigError(f"protocol variant {spec.name} is a {spec.kind} protocol, not {kind}")
+    return with_overrides(spec, overrides)
+
+
+def describe(spec: ProtocolSpec) -> dict:
+    return {f.name: getattr(spec, f.name) for f in fields(spec)}
+
+
+__all__ = ["LinearProbeProtocol", "ZeroShotProtocol", "SegmentationProtocol", "ProtocolSpec", "PROTOCOL_VARIANTS",
+           "protocol_for", "with_overrides", "describe"]

@@ -1,0 +1,78 @@
+"""Segmentation networks on a registered encoder: smp's U-Net decoder on the pyramid, SETR-PUP for ViTs.
+
+CNN and hierarchical encoders feed their tapped maps (shallow to deep) into segmentation-models-pytorch's
+``UnetDecoder``; plain ViTs, which have one 1/16 grid, use MGCA's progressive-upsampling decoder on the
+last layer's patch tokens. The encoder is frozen (eval mode, no gradients) unless fine-tuning is asked for.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from asgbench.encoders.model import Encoder
+
+
+class ProgressiveUpsampling(nn.Module):
+    """MGCA's SETR-style head: Linear on tokens, then 4 x (conv 3x3, BN, ReLU, bilinear x2), then conv to 1."""
+
+    def __init__(self, width: int, channels: tuple[int, ...] = (512, 256, 128, 64)) -> None:
+        super().__init__()
+        self.project = nn.Linear(width, width)
+        blocks, previous = [], width
+        for out in channels:
+            blocks.append(nn.Sequential(nn.Conv2d(previous, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True)))
+            previous = out
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Conv2d(previous, 1, 3, padding=1)
+
+    def forward(self, tokens: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+        x = self.project(tokens).transpose(1, 2).reshape(tokens.shape[0], -1, *grid)
+        for block in self.blocks:
+            x = F.interpolate(block(x), scale_factor=2, mode="bilinear", align_corners=False)
+        x = self.head(x)
+        return x if tuple(x.shape[-2:]) == tuple(size) else F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+class SegmentationModel(nn.Module):
+    """Encoder + decoder producing one logit map at the encoder's input size."""
+
+    def __init__(self, encoder: Encoder, *, finetune: bool = False, decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16),
+                 pup_channels: tuple[int, ...] = (512, 256, 128, 64)) -> None:
+        super().__init__()
+        from segmentation_models_pytorch.base import SegmentationHead
+        from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
+
+        self.encoder = encoder
+        self.finetune = finetune
+        self.plain_vit = encoder.config.architecture.startswith("vit")
+        for parameter in encoder.parameters():
+            parameter.requires_grad_(finetune)
+        if self.plain_vit:
+            self.decoder = ProgressiveUpsampling(encoder.feature_dim, pup_channels)
+            self.head = nn.Identity()
+            self.kind = "setr-pup"
+        else:
+            taps = encoder.config.taps
+            channels = [encoder.config.input.channels] + [encoder.backbone.channels[t] for t in taps]
+            blocks = len(taps)
+            self.decoder = UnetDecoder(encoder_channels=channels, decoder_channels=decoder_channels[:blocks], n_blocks=blocks)
+            self.head = SegmentationHead(decoder_channels[blocks - 1], 1, kernel_size=3)
+            self.kind = "unet"
+
+    def train(self, mode: bool = True) -> SegmentationModel:
+        super().train(mode)
+        if not self.finetune:
+            self.encoder.eval()  # frozen BN statistics, as MGCA's segmenter keeps them
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
+            features = self.encoder.encode(x)
+        if self.plain_vit:
+            return self.decoder(features.tokens, features.grid, tuple(x.shape[-2:]))
+        maps = [x] + [features.maps[t] for t in self.encoder.config.taps]
+        return self.head(self.decoder(maps))

@@ -1,0 +1,94 @@
+"""Metrics agree with scikit-learn; bootstrap intervals behave like intervals."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+from asgbench.tasks import metrics as m
+from asgbench.tasks.scoring import best_f1_threshold
+
+
+@pytest.fixture
+def predictions():
+    rng = np.random.default_rng(3)
+    targets = (rng.random((400, 5)) < [0.1, 0.3, 0.5, 0.02, 0.7]).astype(int)
+    scores = np.round(targets * 0.4 + rng.random((400, 5)), 1)  # rounding makes many ties
+    return targets, scores
+
+
+def test_auc_matches_sklearn_per_class_and_macro(predictions):
+    targets, scores = predictions
+    expected = [roc_auc_score(targets[:, j], scores[:, j]) for j in range(5)]
+    assert m.auc_per_class(targets, scores) == pytest.approx(expected, abs=1e-12)
+    assert m.macro_auc(targets, scores) == pytest.approx(np.mean(expected), abs=1e-12)
+
+
+def test_auc_is_undefined_for_a_single_class_column(predictions):
+    targets, scores = predictions
+    targets = targets.copy()
+    targets[:, 3] = 0
+    per_class = m.auc_per_class(targets, scores)
+    assert per_class[3] is None
+    assert m.macro_auc(targets, scores) == pytest.approx(np.mean([v for v in per_class if v is not None]))
+
+
+def test_accuracy_and_f1_match_sklearn(predictions):
+    targets, scores = predictions
+    for j in range(5):
+        predicted = (scores[:, j] >= 0.7).astype(int)
+        assert m.accuracy(targets[:, j], predicted) == pytest.approx(accuracy_score(targets[:, j], predicted))
+        assert m.f1(targets[:, j], predicted) == pytest.approx(f1_score(targets[:, j], predicted, zero_division=0))
+    assert m.f1(np.zeros(5), np.zeros(5)) == 0.0
+
+
+def test_best_f1_threshold_reaches_the_best_f1(predictions):
+    targets, scores = predictions
+    threshold = best_f1_threshold(targets[:, 1], scores[:, 1])
+    best = m.f1(targets[:, 1], scores[:, 1] >= threshold)
+    for candidate in np.unique(scores[:, 1]):
+        assert m.f1(targets[:, 1], scores[:, 1] >= candidate) <= best + 1e-12
+
+
+def test_dice_per_image_and_the_empty_rule():
+    truth = np.zeros((3, 4, 4), dtype=np.uint8)
+    predicted = np.zeros_like(truth)
+    truth[0, :2] = 1
+    predicted[0, :1] = 1            # 4 of 8 pixels: Dice 2*4/(8+4)
+    predicted[1, 0, 0] = 1          # empty truth, non-empty prediction: 0
+    dice = m.dice_per_image(truth, predicted)  # image 2: both empty -> 1
+    assert dice == pytest.approx([8 / 12, 0.0, 1.0])
+
+
+def test_bootstrap_interval_contains_the_estimate_and_narrows_with_n():
+    rng = np.random.default_rng(0)
+
+    def interval(n):
+        y = rng.integers(0, 2, n)
+        s = y * 0.8 + rng.random(n)
+        return m.bootstrap(lambda i: m.macro_auc(y[i], s[i]), n, seed=1)
+
+    small, large = interval(100), interval(3000)
+    for ci in (small, large):
+        assert ci.low <= ci.value <= ci.high
+        assert ci.samples >= 990
+    assert (large.high - large.low) < (small.high - small.low) / 3
+
+
+def test_bootstrap_resamples_patients_not_images():
+    # two images per patient with identical outcomes: resampling patients keeps pairs together
+    values = np.repeat(np.arange(50) % 2, 2).astype(float)
+    patients = np.repeat(np.arange(50), 2).astype(str)
+    seen = []
+    m.bootstrap(lambda i: seen.append(len(i)) or float(values[i].mean()), 100, patients=patients, samples=20, seed=0)
+    assert all(n % 2 == 0 for n in seen)
+
+
+def test_paired_difference_detects_the_better_model():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 600)
+    good, poor = y * 1.5 + rng.random(600), y * 0.2 + rng.random(600)
+    result = m.paired_difference(lambda i: m.macro_auc(y[i], good[i]), lambda i: m.macro_auc(y[i], poor[i]), 600, seed=0)
+    assert result["difference"] > 0 and result["ci95"][0] > 0 and result["p_value"] < 0.01
+    same = m.paired_difference(lambda i: m.macro_auc(y[i], good[i]), lambda i: m.macro_auc(y[i], good[i]), 600, seed=0)
+    assert same["difference"] == 0 and same["ci95"] == [0.0, 0.0]

@@ -1,0 +1,187 @@
+"""`asgbench run` end to end on the tiny synthetic suite: every task, result files, skipping, caching, resuming."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from asgbench.cli import main
+from asgbench.results import read_predictions, read_result, validate_result
+from small_models import write_small_asg
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def workspace(tiny_suite, tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    return {"suite": tiny_suite, "out": root / "results", "cache": root / "cache", "root": root}
+
+
+@pytest.fixture(scope="module")
+def small_asg(tiny_suite, tmp_path_factory) -> Path:
+    return write_small_asg(tiny_suite, tmp_path_factory.mktemp("asg-small"))
+
+
+def run_cli(workspace, capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["run", "--data-root", str(workspace["suite"]), "--out", str(workspace["out"]), "--cache-dir",
+                 str(workspace["cache"]), "--quiet", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def result_of(out: str, workspace) -> dict:
+    run_id = out.split(":", 1)[0].strip()
+    return read_result(workspace["out"] / f"{run_id}.json")
+
+
+@pytest.mark.parametrize("task", ["rsna-lp", "covidx-lp", "chexpert-lp", "nih-lp"])
+def test_linear_probe_tasks_run_and_write_valid_results(workspace, capsys, task):
+    code, out, _ = run_cli(workspace, capsys, "--model", "random-r18", "--task", task)
+    assert code == 0, out
+    result = result_of(out, workspace)
+    assert result["task"]["name"] == task and result["protocol"]["name"] == "linear-probe"
+    assert result["headline"]["ci95"][0] <= result["headline"]["value"] <= result["headline"]["ci95"][1]
+    assert set(result["splits"]["lists"]) == {"train", "val", "test"}
+    assert result["encoder"]["load_report"]["model"] == "random-r18"
+    predictions = read_predictions(workspace["out"], result["run_id"])
+    assert len(predictions) == result["counts"]["test"]
+    assert {f"score:{label}" for label in result["task"]["labels"]} <= set(predictions.columns)
+    # re-running the same command does no work
+    code, again, _ = run_cli(workspace, capsys, "--model", "random-r18", "--task", task)
+    assert code == 0 and "already done" in again and result["run_id"] in again
+
+
+def test_metric_in_the_result_is_recomputable_from_the_predictions(workspace, capsys):
+    from asgbench.tasks.metrics import macro_auc
+
+    code, out, _ = run_cli(workspace, capsys, "--model", "random-r18", "--task", "chexpert-lp")
+    result = result_of(out, workspace)
+    predictions = read_predictions(workspace["out"], result["run_id"])
+    labels = result["task"]["labels"]
+    targets = predictions[[f"target:{label}" for label in labels]].to_numpy()
+    scores = predictions[[f"score:{label}" for label in labels]].to_numpy()
+    assert macro_auc(targets, scores) == pytest.approx(result["metrics"]["auc"]["value"], abs=1e-6)
+
+
+@pytest.mark.parametrize("task", ["rsna-zs", "nih-zs", "chexpert-zs"])
+def test_zero_shot_tasks_run_with_a_text_tower(workspace, capsys, small_asg, task):
+    code, out, err = run_cli(workspace, capsys, "--model", "asg", "--checkpoint", str(small_asg), "--task", task)
+    assert code == 0, err
+    result = result_of(out, workspace)
+    assert set(result["metrics"]) >= {"auc", "f1", "accuracy", "f1_test_threshold"}
+    assert result["selection"]["thresholds_from"] == "val"
+    assert result["selection"]["prompt_sha256"]
+
+
+def test_zero_shot_without_a_text_side_is_a_clear_error(workspace, capsys):
+    code, _, err = run_cli(workspace, capsys, "--model", "random-r18", "--task", "rsna-zs")
+    assert code == 2 and "cannot run zero-shot" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("model", "task", "decoder"), [("random-r18", "siim-seg", "unet"), ("random-vit-tiny", "rsna-seg", "setr-pup")])
+def test_segmentation_tasks_run(workspace, capsys, model, task, decoder):
+    code, out, err = run_cli(workspace, capsys, "--model", model, "--task", task, "--set", "max_epochs=2", "--set", "batch_size=8")
+    assert code == 0, err
+    result = result_of(out, workspace)
+    assert result["selection"]["decoder"] == decoder
+    assert result["protocol"]["params"]["max_epochs"] == 2 and "max_epochs=2" in result["spec"]["overrides"]
+    predictions = read_predictions(workspace["out"], result["run_id"])
+    assert np.all((predictions["dice"] >= 0) & (predictions["dice"] <= 1))
+    assert result["metrics"]["dice"]["value"] == pytest.approx(predictions["dice"].mean())
+
+
+def test_masks_follow_the_letterbox(tiny_suite, tmp_path):
+    from asgbench.tasks.data import load_task_data
+    from asgbench.tasks.specs import TASKS
+
+    for task_name in ("siim-seg", "rsna-seg"):
+        data = load_task_data(TASKS.get(task_name), data_root=tiny_suite, cache_dir=tmp_path)
+        rows = data.splits["train"].rows
+        masks = data.masks("train")
+        positive = rows["Pneumothorax" if task_name == "siim-seg" else "Pneumonia"].fillna(0).to_numpy() == 1
+        assert masks.shape[1:] == (256, 256)
+        assert np.all(masks[positive].reshape(positive.sum(), -1).sum(1) > 0)
+        assert np.all(masks[~positive].sum() == 0)
+
+
+def test_feature_cache_is_shared_across_fractions_and_seeds_and_keyed_by_weights(workspace, capsys, small_asg, tmp_path):
+    base = ["--model", "asg", "--checkpoint", str(small_asg), "--task", "rsna-lp"]
+    _, first, _ = run_cli(workspace, capsys, *base, "--fraction", "100")
+    _, second, _ = run_cli(workspace, capsys, *base, "--fraction", "10", "--seed", "3")
+    assert result_of(second, workspace)["extra"]["feature_cache"]["hit"] is True
+    key = result_of(first, workspace)["extra"]["feature_cache"]["key"]
+    assert result_of(second, workspace)["extra"]["feature_cache"]["key"] == key
+    # other weights: a different checkpoint misses the cache
+    other = write_small_asg(workspace["suite"], tmp_path / "other", seed=1)
+    _, third, _ = run_cli(workspace, capsys, "--model", "asg", "--checkpoint", str(other), "--task", "rsna-lp")
+    assert result_of(third, workspace)["extra"]["feature_cache"]["hit"] is False
+
+
+def test_feature_cache_key_changes_with_preprocessing(tiny_suite, tmp_path):
+    from asgbench.data.datasets import read_index
+    from asgbench.data.store import build_store
+    from asgbench.encoders import create_encoder
+    from asgbench.tasks.features import cached_features
+
+    index = read_index("rsna", tiny_suite / "rsna")
+    store = build_store(index, cache_dir=tmp_path / "stores")
+    ids = store.image_ids[:8]
+    encoder = create_encoder("random-r18")
+    a = cached_features(encoder, store, ids, tmp_path)
+    assert cached_features(encoder, store, ids, tmp_path).hit
+    encoder.config = replace(encoder.config, input=replace(encoder.config.input, crop=False))
+    b = cached_features(encoder, store, ids, tmp_path)
+    assert not b.hit and b.key != a.key
+    assert not np.allclose(a.features, b.features)
+
+
+def test_bad_inputs_are_one_line_errors(workspace, capsys):
+    code, _, err = run_cli(workspace, capsys, "--model", "random-r18", "--task", "rsna-lpp")
+    assert code == 2 and "rsna-lp" in err
+    code, _, err = run_cli(workspace, capsys, "--model", "random-r18", "--task", "rsna-lp", "--set", "epochs=3")
+    assert code == 2 and "max_epochs" in err
+    code, _, err = main(["run", "--model", "random-r18", "--task", "rsna-lp", "--data-root", str(workspace["root"] / "nowhere"),
+                         "--out", str(workspace["out"]), "--quiet"]), None, capsys.readouterr().err
+    assert code == 2 and "nowhere" in err
+
+
+def test_ls_tasks_lists_every_task(capsys):
+    assert main(["ls", "tasks"]) == 0
+    out = capsys.readouterr().out
+    for task in ("nih-lp", "chexpert-lp", "rsna-lp", "covidx-lp", "rsna-zs", "nih-zs", "chexpert-zs", "siim-seg", "rsna-seg"):
+        assert task in out
+
+
+def test_a_killed_run_leaves_no_result_and_the_next_run_resumes(workspace, tmp_path):
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "asgbench.cli", "run", "--model", "random-r18", "--task", "siim-seg", "--data-root",
+               str(workspace["suite"]), "--out", str(out), "--cache-dir", str(workspace["cache"]), "--quiet",
+               "--set", "max_epochs=4", "--set", "patience=10", "--set", "batch_size=8"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
+    deadline = time.monotonic() + 300
+    while not list((out / ".partial").glob("*.pt")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not list(out.glob("*.json")), "a killed run must not leave a result file"
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    results = list(out.glob("*.json"))
+    assert len(results) == 1
+    result = json.loads(results[0].read_text())
+    validate_result(result)
+    assert result["selection"]["resumed_from_epoch"] >= 1
+    assert result["selection"]["epochs_run"] == 4
+    assert not list((out / ".partial").glob("*.pt"))
+    assert isinstance(pd.read_parquet(out / f"{result['run_id']}.predictions.parquet"), pd.DataFrame)
