@@ -241,6 +241,7 @@ class _ProgressLine:
     def close(self) -> None:
         if self.phase is not None and self.tty and not self.quiet:
             sys.stderr.write("\n")
+        self.phase = None
 
 
 def _format_metric(result: dict) -> str:
@@ -271,6 +272,138 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"{outcome.run_id}: {_format_metric(result)} on {result['counts']['test']} test images "
               f"in {result['timings']['total_s']:.1f} s -> {outcome.path}")
+    return 0
+
+
+# -- sweep ------------------------------------------------------------------------------------------
+def _csv(value: str | None, kind=str) -> tuple:
+    if value is None:
+        return ()
+    try:
+        return tuple(kind(v.strip()) for v in str(value).split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"expected a comma-separated list of {kind.__name__}s, got {value!r}") from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from asgbench.run import RunContext
+    from asgbench.sweep import SweepSpec, load_sweep_file, sweep
+
+    data = load_sweep_file(args.config) if args.config else {}
+
+    def pick(flag, key, kind=str, default=()):
+        if flag is not None:
+            return _csv(flag, kind)
+        value = data.get(key, default)
+        return tuple(kind(v) for v in value) if isinstance(value, (list, tuple)) else _csv(str(value), kind)
+
+    checkpoints = dict(data.get("checkpoints") or {})
+    for item in args.checkpoint or []:
+        model, sep, path = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--checkpoint expects MODEL=FILE, got {item!r}")
+        checkpoints[model] = path
+    overrides = {k: tuple(v) for k, v in (data.get("overrides") or {}).items()}
+    if args.set:
+        for kind in ("linear_probe", "zero_shot", "segmentation"):
+            overrides[kind] = overrides.get(kind, ()) + tuple(args.set)
+    spec = SweepSpec(models=pick(args.models, "models"), tasks=pick(args.tasks, "tasks"),
+                     fractions=pick(args.fractions, "fractions", int, (1, 10, 100)), draws=pick(args.draws, "draws", int, (0,)),
+                     seeds=pick(args.seeds, "seeds", int, (0, 1, 2)),
+                     split_protocol=args.split_protocol or data.get("split_protocol", "asgbench-v1"),
+                     checkpoints=checkpoints, overrides=overrides)
+    if not spec.models or not spec.tasks:
+        raise ConfigError("name the models and tasks: --models a,b --tasks t1,t2 (or a --config file)")
+    context = RunContext(data_root=args.data_root, out=args.out, cache_dir=args.cache_dir, device=args.device, force=args.force)
+
+    def progress(done: int, running: int, failed: int, total: int) -> None:
+        if not args.quiet:
+            print(f"  sweep: {done} done, {running} running, {failed} failed, {total - done - running - failed} waiting "
+                  f"(of {total})", file=sys.stderr, flush=True)
+
+    report = sweep(spec, context, address=args.address, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                   total_cpus=args.cpus, progress=progress)
+    print(f"sweep: {report.planned} runs: {len(report.skipped)} already done, {len(report.done)} ran, "
+          f"{len(report.failed)} failed, in {report.seconds:.0f} s; results in {args.out}")
+    for run_id, error in report.failed.items():
+        print(f"  failed {run_id}: {error}")
+    return 1 if report.failed else 0
+
+
+# -- table, check -----------------------------------------------------------------------------------
+def cmd_table(args: argparse.Namespace) -> int:
+    from asgbench import tables
+    from asgbench.results import load_results
+
+    frame = tables.collect(load_results(args.results))
+    if args.plot and not args.task:
+        raise ConfigError("--plot needs --task (the task whose metric is plotted against the label fraction)")
+    if args.update:
+        text = args.update.read_text()
+        args.update.write_text(tables.update_readme(text, tables.render_tables(frame, "md")))
+        print(f"{args.update}: tables updated from {frame['run_id'].nunique() if 'run_id' in frame else len(frame)} runs")
+    else:
+        print("\n\n".join(tables.render_tables(frame, args.format).values()))
+    if args.plot:
+        print(f"{tables.label_efficiency_plot(frame, args.task, args.plot)}: label-efficiency plot for {args.task}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from asgbench import check
+    from asgbench.results import load_results
+
+    if args.write_reference:
+        entries = check.write_reference(load_results(args.results), args.write_reference,
+                                        tolerance=args.tolerance if args.tolerance is not None else 0.02)
+        print(f"{args.write_reference}: {len(entries)} reference entries")
+        return 0
+    if not args.reference:
+        raise ConfigError("pass --reference FILE (or --write-reference FILE to make one)")
+    report = check.check(args.reference, load_results(args.results), tolerance=args.tolerance)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+# -- pretrain ---------------------------------------------------------------------------------------
+def cmd_pretrain_prepare(args: argparse.Namespace) -> int:
+    from asgbench.pretrain.prepare import prepare
+
+    scene_graphs = args.scene_graphs
+    if scene_graphs is None and (args.data_root.parent / "chest-imagenome").is_dir():
+        scene_graphs = args.data_root.parent / "chest-imagenome"  # the synthetic suite keeps them beside mimic/
+    progress = _ProgressLine(args.quiet)
+    try:
+        manifest = prepare(args.data_root, args.out, scene_graphs=scene_graphs,
+                           progress=lambda done, total: progress("reports and regions", done, total))
+    finally:
+        progress.close()
+    counts = manifest["counts"]
+    print(f"{args.out}: {counts['images']} image-report pairs (train {counts.get('train', 0)}, val "
+          f"{counts.get('val', 0)}, test {counts.get('test', 0)}), {counts['sentences']} sentences; region boxes from "
+          f"scene graphs for {counts['scene_graph_boxes']}, atlas for {counts['atlas_boxes']}; "
+          f"ARSA slots: rules {counts['rules_slots']}, scene-graph {counts['scene_graph_slots']}")
+    return 0
+
+
+def cmd_pretrain_train(args: argparse.Namespace) -> int:
+    from asgbench.pretrain.config import load_config
+    from asgbench.pretrain.trainer import train
+
+    config = load_config(args.config, args.overrides)
+    progress = _ProgressLine(args.quiet)
+
+    def say(line: str) -> None:
+        progress.close()
+        print(line, flush=True)
+
+    try:
+        outcome = train(config, resume=args.resume, progress=progress, say=say)
+    finally:
+        progress.close()
+    if outcome.best_epoch:
+        print(f"{outcome.checkpoint}: best val loss {outcome.best_val_loss:.4f} at epoch {outcome.best_epoch} of "
+              f"{outcome.epochs_run}; evaluate it with `asgbench run --model asg --checkpoint {outcome.checkpoint} --task ...`")
     return 0
 
 
@@ -360,6 +493,57 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rebuild-cache", action="store_true", help="re-extract features even if cached")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.set_defaults(handler=cmd_run)
+
+    sweep_cmd = verbs.add_parser("sweep", help="run a grid of models x tasks x fractions x seeds as Ray Tune trials")
+    sweep_cmd.add_argument("--models", help="comma-separated model names")
+    sweep_cmd.add_argument("--tasks", help="comma-separated task names")
+    sweep_cmd.add_argument("--fractions", help="comma-separated, from 1, 10, 100 (default all three)")
+    sweep_cmd.add_argument("--draws", help="comma-separated draws of the 1 %% / 10 %% lists (default 0)")
+    sweep_cmd.add_argument("--seeds", help="comma-separated seeds (default 0,1,2)")
+    sweep_cmd.add_argument("--config", type=Path, help="a YAML sweep file (models, tasks, fractions, draws, seeds, checkpoints, overrides)")
+    sweep_cmd.add_argument("--checkpoint", action="append", metavar="MODEL=FILE", help="weights for a model (repeatable)")
+    sweep_cmd.add_argument("--set", action="append", metavar="KEY=VALUE", help="protocol override for every task (repeatable)")
+    sweep_cmd.add_argument("--split-protocol", default=None)
+    sweep_cmd.add_argument("--address", default=None, help="join a Ray cluster at HOST:PORT (default: a local Ray)")
+    sweep_cmd.add_argument("--cpus", type=int, default=None, help="CPUs a local Ray may use (default: all)")
+    sweep_cmd.add_argument("--cpus-per-trial", type=float, default=1.0)
+    sweep_cmd.add_argument("--gpus-per-trial", type=float, default=0.0)
+    sweep_cmd.add_argument("--data-root", type=Path, default=None)
+    sweep_cmd.add_argument("--cache-dir", type=Path, default=None)
+    sweep_cmd.add_argument("--device", default="cpu")
+    sweep_cmd.add_argument("--out", type=Path, default=Path("results/runs"))
+    sweep_cmd.add_argument("--force", action="store_true", help="rerun finished runs too")
+    sweep_cmd.add_argument("--quiet", action="store_true")
+    sweep_cmd.set_defaults(handler=cmd_sweep)
+
+    table = verbs.add_parser("table", help="render the leaderboard tables (and a plot) from result files")
+    table.add_argument("--results", type=Path, default=Path("results/runs"), help="folder of result files (default results/runs)")
+    table.add_argument("--format", default="md", choices=("md", "html", "csv", "latex"))
+    table.add_argument("--update", type=Path, metavar="README.md", help="rewrite the <!-- asgbench:... --> sections of this file")
+    table.add_argument("--plot", type=Path, metavar="FILE.png", help="also write a label-efficiency plot")
+    table.add_argument("--task", help="the task of --plot")
+    table.set_defaults(handler=cmd_table)
+    check_cmd = verbs.add_parser("check", help="compare results with a stored reference; exit 1 on a regression")
+    check_cmd.add_argument("--reference", type=Path, help="reference JSON (e.g. results/reference/ci.json)")
+    check_cmd.add_argument("--results", type=Path, default=Path("results/runs"))
+    check_cmd.add_argument("--tolerance", type=float, default=None, help="allowed drop (default: the reference's)")
+    check_cmd.add_argument("--write-reference", type=Path, metavar="FILE", help="write a reference from the results instead")
+    check_cmd.set_defaults(handler=cmd_check)
+
+    pretrain = verbs.add_parser("pretrain", help="ASG pre-training: prepare annotations, train")
+    pretrain_verbs = pretrain.add_subparsers(dest="pretrain_verb", metavar="ACTION", required=True)
+    prepare = pretrain_verbs.add_parser("prepare", help="parse reports, align sentences to regions, write the annotation file")
+    prepare.add_argument("--data-root", required=True, type=Path, help="the MIMIC-CXR-JPG folder (with the reports)")
+    prepare.add_argument("--scene-graphs", type=Path, default=None, help="a Chest ImaGenome folder (default: none; atlas boxes)")
+    prepare.add_argument("--out", required=True, type=Path, help="where annotations.jsonl.gz and manifest.json go")
+    prepare.add_argument("--quiet", action="store_true")
+    prepare.set_defaults(handler=cmd_pretrain_prepare)
+    train_cmd = pretrain_verbs.add_parser("train", help="train ASG; writes <out>/<name>.safetensors + .json")
+    train_cmd.add_argument("--config", type=Path, default=None, help="YAML config (e.g. asgbench/pretrain/configs/synthetic.yaml)")
+    train_cmd.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. optim.max_epochs=3 loss.objectives=ira,arsa")
+    train_cmd.add_argument("--resume", action="store_true", help="continue from <out>/state.pt")
+    train_cmd.add_argument("--quiet", action="store_true")
+    train_cmd.set_defaults(handler=cmd_pretrain_train)
 
     demo = verbs.add_parser("demo", help="the main job on the embedded synthetic suite")
     demo.add_argument("--workdir", type=Path, default=Path(".asgbench/demo"), help="where the suite and caches go")

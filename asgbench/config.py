@@ -71,3 +71,81 @@ def dataset_root(dataset: str, data_root: str | Path | None = None) -> Path:
         return Path(config["data_root"]).expanduser() / dataset
     raise ConfigError(f"no data root for {dataset}: pass --data-root DIR (a folder with a {dataset}/ sub-folder), "
                       f"set ${DATA_ENV}, or name it in {user_config_file()}")
+
+
+def _coerce(value: str, current, key: str):
+    """Parse an override string into the type of the value it replaces (never evaluated as code)."""
+    from asgbench.errors import ConfigError
+
+    try:
+        if isinstance(current, bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, tuple):
+            kind = type(current[0]) if current else str
+            return tuple(kind(v.strip()) for v in value.split(",") if v.strip())
+        if current is None and value.lower() in ("none", "null", ""):
+            return None
+        return value
+    except ValueError:
+        raise ConfigError(f"override {key}={value}: expected a {type(current).__name__}") from None
+
+
+def with_overrides(config, overrides, *, frozen_keys: frozenset[str] = frozenset()):
+    """A copy of a (nested) dataclass with dotted ``key=value`` overrides applied; unknown keys are errors."""
+    from dataclasses import fields, is_dataclass, replace
+
+    from asgbench.errors import ConfigError
+
+    for item in overrides or ():
+        dotted, sep, value = item.partition("=")
+        path = dotted.strip().split(".")
+        if not sep or not path[0]:
+            raise ConfigError(f"override {item!r}: expected key=value")
+
+        def apply(node, keys):
+            names = {f.name for f in fields(node)} - frozen_keys
+            if keys[0] not in names:
+                raise ConfigError(f"override {item!r}: unknown key {keys[0]!r}; known: {', '.join(sorted(names))}")
+            current = getattr(node, keys[0])
+            if len(keys) == 1:
+                if is_dataclass(current):
+                    raise ConfigError(f"override {item!r}: {keys[0]} is a section; name one of its keys")
+                return replace(node, **{keys[0]: _coerce(value.strip(), current, dotted)})
+            if not is_dataclass(current):
+                raise ConfigError(f"override {item!r}: {keys[0]} has no sub-keys")
+            return replace(node, **{keys[0]: apply(current, keys[1:])})
+
+        config = apply(config, path)
+    return config
+
+
+def from_mapping(cls, data: dict, where: str = "config"):
+    """Build a (nested) dataclass from a mapping such as parsed YAML; unknown keys are errors naming ``where``."""
+    import typing
+    from dataclasses import fields, is_dataclass
+
+    from asgbench.errors import ConfigError
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping for {cls.__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} in {cls.__name__}; known: {', '.join(sorted(known))}")
+    values = {}
+    for name, value in data.items():
+        kind = hints.get(name)
+        if isinstance(kind, type) and is_dataclass(kind):
+            values[name] = from_mapping(kind, value or {}, f"{where}.{name}")
+        elif isinstance(value, list):
+            values[name] = tuple(value)
+        else:
+            values[name] = value
+    return cls(**values)

@@ -217,7 +217,7 @@ def run(spec: RunSpec, context: RunContext = RunContext(), progress: Progress | 
         "encoder": {"name": encoder.config.name, "architecture": encoder.config.architecture,
                     "weights_sha256": encoder.report.sha256, "state_sha256": weights_digest(encoder.backbone),
                     "feature": encoder.config.feature, "input": _jsonable(asdict(encoder.config.input)),
-                    "load_report": _public_report(encoder.report)},
+                    "load_report": _public_report(encoder.report), "provenance": _jsonable(encoder.config.provenance)},
         "headline": {"metric": headline_name, "value": headline["value"], "ci95": headline["ci95"]},
         "metrics": outcome.metrics,
         "per_class": outcome.per_class,

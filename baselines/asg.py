@@ -66,7 +66,8 @@ def own_config(name: str, meta: dict) -> EncoderConfig:
         tokenizer=meta.get("tokenizer"), text_pooling=meta.get("text_pooling", "cls"),
         paper=PAPER, license="asgbench", source="trained with `asgbench pretrain`",
         ignored=(((), r"^(irl|tag_queries)\.", "pre-training only (IRL decoder, tag queries)"),),
-        notes=json.dumps(meta.get("objectives", [])),
+        notes=f"asgbench pre-training: objectives {', '.join(meta.get('objectives', []))}",
+        provenance={key: meta[key] for key in ("objectives", "arsa_alignment", "best_epoch", "val_loss") if key in meta},
     )
 
 
@@ -87,7 +88,7 @@ ASG_R50 = AsgEntry(replace(
 
 # The prefixes of asgbench's own ASG file, one per part; ``own_config`` above maps them back.
 OWN_PARTS = {"image_encoder": "image_encoder.", "image_global": "image_global.", "image_local": "image_local.",
-             "text_encoder": "text_encoder.", "text_global": "text_global.", "text_local": "text_local."}
+             "text_encoder": "text_encoder.", "text_global": "text_global.", "text_local": "text_local.", "irl": "irl."}
 
 
 def save_own_checkpoint(path: str | Path, parts: dict, meta: dict) -> Path:

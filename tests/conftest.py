@@ -10,6 +10,18 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Image stores and feature caches of the test-suite go to a temporary folder, not the user's cache."""
+    previous = os.environ.get("ASGBENCH_CACHE")
+    os.environ["ASGBENCH_CACHE"] = str(tmp_path_factory.mktemp("asgbench-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("ASGBENCH_CACHE", None)
+    else:
+        os.environ["ASGBENCH_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def tiny_suite(tmp_path_factory) -> Path:
     """The ``tiny`` synthetic suite, seed 0; tests must not modify it (copy what you corrupt)."""

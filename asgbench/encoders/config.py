@@ -76,6 +76,7 @@ class EncoderConfig:
     backbone_options: dict = field(default_factory=dict)
     ignored: tuple[tuple[tuple[str, ...], str, str], ...] = ()  # (container, key regex, why) known-unused keys
     notes: str = ""
+    provenance: dict = field(default_factory=dict)  # how asgbench trained it (objectives, alignment), for ablation tables
 
     @property
     def needs_checkpoint(self) -> bool:

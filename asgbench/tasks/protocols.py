@@ -7,8 +7,7 @@ records them, so a shortened test run can never pass for the real protocol.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
-
+from asgbench.config import with_overrides as apply_overrides
 from asgbench.errors import ConfigError
 from asgbench.registry import Registry
 
@@ -78,37 +77,13 @@ PROTOCOL_VARIANTS.register("segmentation", SegmentationProtocol())
 DEFAULT_VARIANT = {"linear_probe": "linear-probe", "zero_shot": "zero-shot", "segmentation": "segmentation"}
 
 
-def _parse(value: str, current: Any, key: str) -> Any:
-    try:
-        if isinstance(current, bool):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1", "yes")
-        if isinstance(current, int):
-            return int(value)
-        if isinstance(current, float):
-            return float(value)
-        if isinstance(current, tuple):
-            kind = type(current[0]) if current else str
-            return tuple(kind(v) for v in value.split(",") if v.strip())
-        return value
-    except ValueError:
-        raise ConfigError(f"override {key}={value}: expected a {type(current).__name__}") from None
-
-
 def with_overrides(spec: ProtocolSpec, overrides: tuple[str, ...] | list[str]) -> ProtocolSpec:
     """Apply ``key=value`` overrides to a protocol spec; unknown keys are an error listing the known ones."""
     if not overrides:
         return spec
-    names = {f.name for f in fields(spec)} - {"name", "kind", "overrides"}
-    changes: dict[str, Any] = {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        key = key.strip().removeprefix("protocol.")
-        if not sep or key not in names:
-            raise ConfigError(f"override {item!r}: expected key=value with key one of {', '.join(sorted(names))}")
-        changes[key] = _parse(value.strip(), getattr(spec, key), key)
-    return replace(spec, **changes, overrides=tuple(sorted(overrides)))
+    items = [item.removeprefix("protocol.") for item in overrides]
+    changed = apply_overrides(spec, items, frozen_keys=frozenset({"name", "kind", "overrides", "version"}))
+    return replace(changed, overrides=tuple(sorted(overrides)))
 
 
 def protocol_for(kind: str, variant: str | None = None, overrides: tuple[str, ...] = ()) -> ProtocolSpec:

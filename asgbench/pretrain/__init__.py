@@ -1,0 +1,1 @@
+"""ASG pre-training: report parsing, anatomy, model, losses, data and the trainer."""

@@ -1,0 +1,188 @@
+"""Sweeps: a grid of (model x task x fraction x draw x seed) run as Ray Tune trials.
+
+The grid is expanded and resolved in the driver, so finished run_ids are skipped before Ray starts and a
+killed sweep, run again, does only what is missing. Each trial calls :func:`asgbench.run.run` on one
+RunSpec; a failing trial is recorded (``<out>/failed/<run_id>.json``, with its error) and the others go on.
+Locally Ray is started on 127.0.0.1 without a dashboard; ``address`` joins a cluster instead.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from asgbench.errors import ConfigError
+from asgbench.results import write_json_atomic
+from asgbench.run import RunContext, RunSpec, resolve
+from asgbench.tasks.specs import TASKS
+
+FAILED_DIR = "failed"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    models: tuple[str, ...]
+    tasks: tuple[str, ...]
+    fractions: tuple[int, ...] = (1, 10, 100)
+    draws: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    split_protocol: str = "asgbench-v1"
+    checkpoints: dict[str, str] = field(default_factory=dict)   # model name -> checkpoint file
+    overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task kind or task name -> protocol overrides
+
+
+@dataclass
+class SweepReport:
+    planned: int
+    skipped: list[str]
+    done: list[str]
+    failed: dict[str, str]
+    seconds: float
+
+
+def expand(sweep: SweepSpec) -> list[RunSpec]:
+    """Every RunSpec of the grid (zero-shot tasks have no training list: one per seed)."""
+    specs: list[RunSpec] = []
+    for model, task_name in itertools.product(sweep.models, sweep.tasks):
+        task = TASKS.get(task_name)
+        fractions, draws = ((100,), (0,)) if task.kind == "zero_shot" else (sweep.fractions, sweep.draws)
+        overrides = tuple(sweep.overrides.get(task.kind, ())) + tuple(sweep.overrides.get(task.name, ()))
+        for fraction, draw, seed in itertools.product(fractions, draws, sweep.seeds):
+            if fraction == 100 and draw != draws[0]:
+                continue  # the 100 % list has one draw
+            specs.append(RunSpec(model=model, task=task.name, fraction=fraction, draw=draw, seed=seed,
+                                 split_protocol=sweep.split_protocol, checkpoint=sweep.checkpoints.get(model),
+                                 overrides=overrides))
+    return specs
+
+
+def _trial(config: dict) -> None:
+    """One Ray Tune trial: run one spec; record a failure instead of raising it."""
+    from ray import tune
+
+    from asgbench.run import run
+
+    config = config["trial"]
+    spec = RunSpec(**{**config["spec"], "overrides": tuple(config["spec"]["overrides"])})
+    context = RunContext(**{k: (Path(v) if k in ("data_root", "out", "cache_dir") and v is not None else v)
+                            for k, v in config["context"].items()})
+    try:
+        outcome = run(spec, context)
+        tune.report({"status": "done", "run_id": outcome.run_id, "value": outcome.result["headline"]["value"]})
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded and reported, never hidden
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        write_json_atomic(Path(context.out) / FAILED_DIR / f"{config['run_id']}.json",
+                          {"run_id": config["run_id"], "spec": config["spec"], "error": message,
+                           "kind": type(exc).__name__, "traceback": traceback.format_exc()[-4000:]})
+        tune.report({"status": "failed", "run_id": config["run_id"], "error": message})
+
+
+def _start_ray(address: str | None, cpus: int | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        return
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # bind Ray's services to 127.0.0.1 only
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+
+def sweep(spec: SweepSpec, context: RunContext, *, address: str | None = None, cpus_per_trial: float = 1.0,
+          gpus_per_trial: float = 0.0, total_cpus: int | None = None,
+          progress: Callable[[int, int, int, int], None] | None = None) -> SweepReport:
+    """Run the grid; ``progress(done, running, failed, total)`` is called as trials change state."""
+    started = time.perf_counter()
+    planned, skipped, seen = [], [], set()
+    for run_spec in expand(spec):
+        resolved = resolve(run_spec, context)
+        if resolved.run_id in seen:
+            continue
+        seen.add(resolved.run_id)
+        if not context.force and (Path(context.out) / f"{resolved.run_id}.json").is_file():
+            skipped.append(resolved.run_id)
+        else:
+            planned.append(resolved)
+    total = len(planned)
+    if not planned:
+        return SweepReport(len(skipped), skipped, [], {}, time.perf_counter() - started)
+    if gpus_per_trial and context.device == "cpu":
+        raise ConfigError("--gpus-per-trial needs --device cuda")
+
+    import ray
+    from ray import tune
+
+    _start_ray(address, total_cpus)
+    context_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(context).items()}
+    space = [{"run_id": r.run_id, "spec": {**asdict(r.spec), "overrides": list(r.spec.overrides)}, "context": context_dict}
+             for r in planned]
+    state = {"done": 0, "running": 0, "failed": 0}
+
+    class Progress(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            state["running"] += 1
+            self._tell()
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            trial.last_status = result.get("status")
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            state["running"] -= 1
+            state["failed" if getattr(trial, "last_status", "done") == "failed" else "done"] += 1
+            self._tell()
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            state["running"] -= 1
+            state["failed"] += 1
+            self._tell()
+
+        def _tell(self):
+            if progress:
+                progress(state["done"], state["running"], state["failed"], total)
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's classic reporter honours verbose=0: no tables on stdout
+    resources = {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})}
+    with tempfile.TemporaryDirectory(prefix="asgbench-tune-") as storage:
+        tuner = tune.Tuner(
+            tune.with_resources(_trial, resources),
+            param_space={"trial": tune.grid_search(space)},
+            tune_config=tune.TuneConfig(num_samples=1, reuse_actors=False),
+            run_config=tune.RunConfig(name="sweep", storage_path=storage, callbacks=[Progress()], verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=0)),
+        )
+        grid = tuner.fit()
+    done, failed = [], {}
+    for result in grid:
+        metrics = result.metrics or {}
+        run_id = metrics.get("run_id") or (result.config or {}).get("trial", {}).get("run_id", "?")
+        if result.error is not None:
+            failed[run_id] = " ".join(str(result.error).split())[:500]
+        elif metrics.get("status") == "failed":
+            failed[run_id] = metrics.get("error", "failed")
+        else:
+            done.append(run_id)
+    if not address:
+        ray.shutdown()
+    return SweepReport(len(skipped) + total, skipped, done, failed, time.perf_counter() - started)
+
+
+def load_sweep_file(path: Path) -> dict:
+    """A YAML sweep file: models, tasks, fractions, draws, seeds, split_protocol, checkpoints, overrides."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the sweep file ({exc})") from None
+    known = {"models", "tasks", "fractions", "draws", "seeds", "split_protocol", "checkpoints", "overrides"}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; known: {', '.join(sorted(known))}")
+    return data

@@ -1,0 +1,85 @@
+"""`asgbench sweep` on a local Ray with 2 CPUs: trials, skipping finished runs after a kill, isolated failures."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from asgbench.results import read_result
+from asgbench.run import RunContext, RunSpec, resolve
+from asgbench.sweep import SweepSpec, expand
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ray_env():
+    """Ray's session files in a short private folder (its socket paths must stay under 108 bytes)."""
+    folder = tempfile.mkdtemp(prefix="asgray-")
+    yield {**os.environ, "RAY_TMPDIR": folder}
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_command(suite, out, cache, *args: str) -> list[str]:
+    return [sys.executable, "-m", "asgbench.cli", "sweep", "--data-root", str(suite), "--out", str(out), "--cache-dir",
+            str(cache), "--cpus", "2", "--cpus-per-trial", "1", "--models", "random-r18", "--seeds", "0", *args]
+
+
+def test_expand_covers_the_grid_and_collapses_zero_shot():
+    specs = expand(SweepSpec(models=("random-r18", "asg"), tasks=("rsna-lp", "rsna-zs"), fractions=(1, 10, 100), draws=(0, 1),
+                             seeds=(0, 1)))
+    linear = [s for s in specs if s.task == "rsna-lp"]
+    assert len(linear) == 2 * (2 * 2 + 1) * 2        # models x (1 %, 10 % x 2 draws + 100 %) x seeds
+    zero_shot = [s for s in specs if s.task == "rsna-zs"]
+    assert len(zero_shot) == 2 * 2 and {s.fraction for s in zero_shot} == {100}
+
+
+def test_killed_sweep_resumes_without_redoing_finished_runs(tiny_suite, tmp_path, ray_env):
+    out, cache = tmp_path / "results", tmp_path / "cache"
+    command = sweep_command(tiny_suite, out, cache, "--tasks", "rsna-lp,covidx-lp", "--fractions", "10,100")
+    env = ray_env
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not list(out.glob("*.json")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process.poll() is None, process.communicate()[1].decode()[-3000:]
+    os.killpg(process.pid, signal.SIGKILL)  # the driver and its Ray workers
+    process.wait()
+    first = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
+    assert 1 <= len(first) < 4
+
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    results = sorted(out.glob("*.json"))
+    assert len(results) == 4
+    for name, mtime in first.items():
+        assert (out / name).stat().st_mtime_ns == mtime, f"{name} was recomputed"
+    # a trial already running when the driver died may still have finished: at least the first ones were skipped
+    skipped = int(finished.stdout.split(" already done")[0].rsplit(" ", 1)[-1])
+    assert len(first) <= skipped < 4
+    for path in results:
+        read_result(path)
+
+
+def test_a_failing_trial_is_recorded_and_the_others_finish(tiny_suite, tmp_path, ray_env):
+    out, cache = tmp_path / "results", tmp_path / "cache"
+    env = ray_env
+    # random-r18 has no text tower: its zero-shot trial fails, the three linear-probe trials must not care
+    command = sweep_command(tiny_suite, out, cache, "--tasks", "rsna-lp,rsna-zs", "--fractions", "1,10,100")
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    assert finished.returncode == 1, finished.stderr[-3000:]
+    assert len(list(out.glob("*.json"))) == 3
+    failures = list((out / "failed").glob("*.json"))
+    assert len(failures) == 1
+    failure = json.loads(failures[0].read_text())
+    assert "cannot run zero-shot" in failure["error"] and "rsna-zs" in failure["run_id"]
+    assert "1 failed" in finished.stdout and "cannot run zero-shot" in finished.stdout
+    run_id = resolve(RunSpec("random-r18", "rsna-lp", fraction=1), RunContext(data_root=tiny_suite)).run_id
+    assert (out / f"{run_id}.json").is_file()

@@ -1,0 +1,331 @@
+"""Tables from result files: collection, mean ± sd, ranking marks, four formats against golden files, README
+markers and the label-efficiency plot.
+
+The result dicts are built from a real result file (``golden/run-template.json``) with model, task, fraction,
+seed and values varied, and each one is validated against the result schema. Set ASGBENCH_UPDATE_GOLDEN=1 to
+rewrite the golden files after an intended change, then read the diff.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from asgbench.errors import AsgbenchError, ConfigError
+from asgbench.reported import REPORTED, Column, reported_rows
+from asgbench.results import validate_result
+from asgbench.tables import (FORMATS, SECTIONS, aggregate, build_table, collect, label_efficiency_plot, markers,
+                             model_group, objectives_label, render_tables, update_readme)
+
+GOLDEN = Path(__file__).parent / "golden"
+TEMPLATE = json.loads((GOLDEN / "run-template.json").read_text())
+EXTENSIONS = {"md": "md", "html": "html", "csv": "csv", "latex": "tex"}
+
+# task -> (dataset, kind, headline metric, protocol)
+TASKS = {
+    "nih-lp": ("nih", "linear_probe", "auc", "linear-probe"),
+    "chexpert-lp": ("chexpert", "linear_probe", "auc", "linear-probe"),
+    "rsna-lp": ("rsna", "linear_probe", "auc", "linear-probe"),
+    "covidx-lp": ("covidx", "linear_probe", "accuracy", "linear-probe"),
+    "rsna-zs": ("rsna", "zero_shot", "auc", "zero-shot"),
+    "nih-zs": ("nih", "zero_shot", "auc", "zero-shot"),
+    "siim-seg": ("siim", "segmentation", "dice", "segmentation"),
+    "rsna-seg": ("rsna", "segmentation", "dice", "segmentation"),
+}
+ARCHITECTURES = {"random-r50": "resnet50", "imagenet-r50": "resnet50", "convirt": "resnet50", "medklip": "resnet50",
+                 "mgca-r50": "resnet50", "asg-r50": "resnet50", "mrm": "vit_base_patch16",
+                 "mgca-vit": "vit_base_patch16", "asg-vit": "vit_base_patch16"}
+BASE = {"random-r50": 0.55, "imagenet-r50": 0.68, "medklip": 0.72, "convirt": 0.74, "mgca-r50": 0.77,
+        "asg-r50": 0.78, "mrm": 0.785, "mgca-vit": 0.79, "asg-vit": 0.80}
+FRACTION_GAIN = {1: 0.0, 10: 0.03, 100: 0.05}
+TASK_SHIFT = {"nih-lp": 0.0, "covidx-lp": 0.02, "rsna-lp": 0.06, "siim-seg": -0.10, "rsna-seg": -0.12,
+              "rsna-zs": 0.04, "nih-zs": -0.03}
+ABLATION = {("ira",): 0.0, ("ira", "arsa"): 0.01, ("ira", "irl", "erl"): 0.015, ("ira", "arsa", "irl", "erl"): 0.03}
+
+
+def make_result(model: str, task: str, fraction: int, seed: int, value: float, *, draw: int = 0,
+                provenance: dict | None = None, overrides: tuple[str, ...] = (), split_protocol: str = "asgbench-v1",
+                ci_halfwidth: float = 0.03) -> dict:
+    """A schema-valid result: the template with the run's identity and numbers replaced."""
+    dataset, kind, metric, protocol = TASKS[task]
+    result = copy.deepcopy(TEMPLATE)
+    variant = "-".join((provenance or {}).get("objectives", [])) + (provenance or {}).get("arsa_alignment", "")
+    result["run_id"] = f"{model}__{task}__f{fraction}-d{draw}-s{seed}__{variant or 'plain'}{len(overrides)}"
+    result["spec"].update(model=model, task=task, fraction=fraction, draw=draw, seed=seed,
+                          split_protocol=split_protocol, protocol=protocol, overrides=list(overrides))
+    result["task"].update(name=task, dataset=dataset, kind=kind, metric=metric)
+    result["protocol"]["name"] = protocol
+    result["splits"]["protocol"] = split_protocol
+    result["encoder"].update(name=model, architecture=ARCHITECTURES[model], provenance=provenance or {})
+    ci95 = [max(0.0, value - ci_halfwidth), min(1.0, value + ci_halfwidth)]
+    result["headline"] = {"metric": metric, "value": value, "ci95": ci95}
+    result["metrics"] = {metric: {"value": value, "ci95": ci95}}
+    if kind == "zero_shot":
+        result["metrics"]["f1"] = {"value": value - 0.2, "ci95": [value - 0.25, value - 0.15]}
+        result["metrics"]["accuracy"] = {"value": value - 0.05, "ci95": [value - 0.1, value]}
+    elif metric == "auc":
+        result["metrics"]["accuracy"] = {"value": value - 0.1, "ci95": [value - 0.15, value - 0.05]}
+    result["per_class"] = {}
+    validate_result(result, result["run_id"])
+    return result
+
+
+def _value(model: str, task: str, fraction: int, offset: float = 0.0) -> float:
+    return round(BASE[model] + FRACTION_GAIN[fraction] + TASK_SHIFT[task] + offset, 6)
+
+
+def sample_results() -> list[dict]:
+    """A fixed, varied set: 1-3 seeds per cell, gaps, overrides, zero-shot at two fractions, ablation checkpoints."""
+    return copy.deepcopy(_sample_results())
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_results() -> list[dict]:
+    results = []
+    for model in ("random-r50", "imagenet-r50", "convirt", "mgca-r50", "asg-r50", "mrm", "mgca-vit", "asg-vit"):
+        offsets = (-0.01, 0.0, 0.01) if model in ("asg-vit", "mgca-vit") else (0.0,)
+        for task in ("nih-lp", "covidx-lp"):
+            for fraction in (1, 10, 100):
+                for seed, offset in enumerate(offsets):
+                    results.append(make_result(model, task, fraction, seed, _value(model, task, fraction, offset)))
+    results.append(make_result("asg-vit", "rsna-lp", 100, 0, _value("asg-vit", "rsna-lp", 100)))
+    for model, offsets in (("random-r50", (0.0,)), ("mgca-vit", (0.0,)), ("asg-vit", (-0.01, 0.01))):
+        for fraction in (1, 100):
+            for seed, offset in enumerate(offsets):
+                value = _value(model, "siim-seg", fraction, offset)
+                results.append(make_result(model, "siim-seg", fraction, seed, value))
+    results.append(make_result("asg-r50", "siim-seg", 100, 0, _value("asg-r50", "siim-seg", 100),
+                               overrides=("max_epochs=2",)))
+    results.append(make_result("medklip", "rsna-zs", 100, 0, _value("medklip", "rsna-zs", 100)))
+    for seed, offset in enumerate((-0.02, 0.02)):
+        results.append(make_result("asg-vit", "rsna-zs", 100, seed, _value("asg-vit", "rsna-zs", 100, offset)))
+    results.append(make_result("asg-vit", "rsna-zs", 10, 0, 0.2))  # zero-shot ignores fractions below 100
+    results.append(make_result("asg-vit", "nih-zs", 100, 0, _value("asg-vit", "nih-zs", 100)))
+    for objectives, gain in ABLATION.items():
+        alignments = ("rules", "scene-graph") if objectives == ("ira", "arsa") else ("rules",)
+        for alignment in alignments:
+            provenance = {"objectives": list(objectives), "arsa_alignment": alignment, "best_epoch": 3}
+            step = gain - (0.005 if alignment == "scene-graph" else 0.0)
+            for task, fraction in (("nih-lp", 1), ("nih-lp", 100), ("covidx-lp", 10), ("rsna-seg", 100)):
+                results.append(make_result("asg-vit", task, fraction, 0, _value("asg-vit", task, fraction, step - 0.05),
+                                           provenance=provenance))
+    return results
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return collect(sample_results())
+
+
+# -- collection and statistics -----------------------------------------------------------------------
+def test_collect_has_one_headline_row_per_run(frame):
+    results = sample_results()
+    headline = frame[frame["headline"]]
+    assert len(headline) == len(results)
+    assert headline["run_id"].is_unique
+    row = headline[headline["run_id"] == results[0]["run_id"]].iloc[0]
+    assert (row["model"], row["group"], row["task"], row["kind"], row["fraction"], row["metric"]) == \
+        ("random-r50", "init", "nih-lp", "linear_probe", 1, "auc")
+    ablation = headline[headline["variant"] != ""]
+    assert set(ablation["variant"]) == {"IRA", "IRA+ARSA (rules)", "IRA+ARSA (scene-graph)", "IRA+IRL+ERL",
+                                        "IRA+ARSA+IRL+ERL (rules)"}
+    assert set(ablation["objectives"]) == {"ira", "ira+arsa", "ira+irl+erl", "ira+arsa+irl+erl"}
+
+
+def test_groups_follow_the_readme():
+    assert model_group("random-vit-tiny", "vit_tiny_patch16") == "init"
+    assert model_group("imagenet-r50", "resnet50") == "init"
+    assert model_group("medclip-vit", "swin_tiny") == "ViT"
+    assert model_group("kad", "resnet50") == "CNN"
+    assert objectives_label(["erl", "ira", "irl"], "rules") == "IRA+IRL+ERL"  # alignment only matters with ARSA
+    assert objectives_label(["arsa", "ira"], "scene-graph") == "IRA+ARSA (scene-graph)"
+
+
+def test_mean_sd_and_n(frame):
+    stats = aggregate(frame[frame["headline"]])
+    def cell(model, task, fraction, variant=""):
+        rows = stats[(stats["model"] == model) & (stats["task"] == task) & (stats["fraction"] == fraction)
+                     & (stats["variant"] == variant)]
+        assert len(rows) == 1
+        return rows.iloc[0]
+    three = cell("asg-vit", "nih-lp", 1)
+    assert three["n"] == 3 and three["mean"] == pytest.approx(0.80) and three["sd"] == pytest.approx(0.01)
+    two = cell("asg-vit", "siim-seg", 100)
+    assert two["n"] == 2 and two["sd"] == pytest.approx(math.sqrt(2) * 0.01)  # ddof=1: sqrt(2 * 0.01² / 1)
+    one = cell("convirt", "nih-lp", 10)
+    assert one["n"] == 1 and math.isnan(one["sd"])
+    assert cell("asg-vit", "nih-lp", 1, "IRA")["n"] == 1  # a checkpoint variant never pools with the plain model
+
+
+def test_cells_show_percent_with_sd_only_for_several_runs(frame):
+    table = build_table("linear-probe", frame)
+    nih_1 = table.columns.index(Column("nih-lp", "auc", 1))
+    assert table.row("asg-vit").cells[nih_1].sd == pytest.approx(1.0)
+    markdown = render_tables(frame, "md")["linear-probe"]
+    assert "**80.0 ± 1.0**" in markdown and "<u>79.0 ± 1.0</u>" in markdown
+    assert re.search(r"\| convirt +\| +74\.0 \|", markdown)  # one run: no sd
+    assert "Mean ± sd over 1–3 runs per cell" in markdown
+    assert "Split protocol asgbench-v1; protocol linear-probe." in markdown
+
+
+# -- ranking marks ---------------------------------------------------------------------------------------
+def test_best_bold_second_underlined_among_measured_rows(frame):
+    table = build_table("linear-probe", frame)
+    marks = {}
+    for block in table.blocks:
+        for row in block.rows:
+            marks[row.label] = [cell.mark for cell in row.cells]
+    nih_1 = table.columns.index(Column("nih-lp", "auc", 1))
+    assert marks["asg-vit"][nih_1] == "best"
+    assert marks["mgca-vit"][nih_1] == "second"
+    assert marks["mrm"][nih_1] == "" and marks["convirt"][nih_1] == ""
+    assert all(mark == "" for label, row_marks in marks.items() if label.endswith("(reported)") for mark in row_marks)
+    chexpert = table.columns.index(Column("chexpert-lp", "auc", 1))
+    assert all(row_marks[chexpert] == "" for row_marks in marks.values())  # no measured values there
+    rsna_100 = table.columns.index(Column("rsna-lp", "auc", 100))
+    assert marks["asg-vit"][rsna_100] == ""  # a single measured value is not ranked
+
+
+def test_ties_at_the_printed_precision_share_a_mark():
+    results = [make_result("mgca-vit", "nih-lp", 1, 0, 0.80012), make_result("asg-vit", "nih-lp", 1, 0, 0.79996),
+               make_result("mrm", "nih-lp", 1, 0, 0.75)]
+    table = build_table("linear-probe", collect(results), include_reported=False)
+    nih_1 = table.columns.index(Column("nih-lp", "auc", 1))
+    assert [table.row(name).cells[nih_1].mark for name in ("mgca-vit", "asg-vit", "mrm")] == ["best", "best", "second"]
+
+
+# -- layout -------------------------------------------------------------------------------------------------
+def test_rows_are_grouped_like_the_readme(frame):
+    table = build_table("linear-probe", frame)
+    assert [block.title for block in table.blocks] == [None, "CNN-based", "ViT-based"]
+    cnn = [row.label for row in table.blocks[1].rows]
+    assert cnn[:3] == ["convirt", "ConVIRT (reported)", "GLoRIA (reported)"]
+    assert cnn.index("mgca-r50") + 1 == cnn.index("MGCA (reported)")
+    vit = [row.label for row in table.blocks[2].rows]
+    assert vit[:4] == ["mrm", "MRM (reported)", "mgca-vit", "MGCA (reported)"]
+    assert vit[4:] == ["asg-vit", "asg-vit · IRA", "asg-vit · IRA+ARSA (rules)", "asg-vit · IRA+ARSA (scene-graph)",
+                       "asg-vit · IRA+ARSA+IRL+ERL (rules)", "asg-vit · IRA+IRL+ERL", "ASG (reported)"]
+
+
+def test_segmentation_labels_overrides_and_ablation_uses_objectives(frame):
+    segmentation = build_table("segmentation", frame)
+    assert segmentation.row("asg-r50 [max_epochs=2]").cells[2].mean == pytest.approx(73.0)
+    ablation = build_table("ablation", frame)
+    labels = [row.label for block in ablation.blocks for row in block.rows]
+    assert labels == ["IRA", "IRA (reported)", "IRA+ARSA (rules)", "IRA+ARSA (scene-graph)", "IRA+ARSA† (reported)",
+                      "IRA+ARSA# (reported)", "IRA+IRL (reported)", "IRA+IRL+ERL", "IRA+IRL+ERL (reported)",
+                      "IRA+ARSA+IRL+ERL (rules)", "IRA+ARSA†+IRL+ERL (reported)"]
+    assert ablation.row("IRA+ARSA+IRL+ERL (rules)").cells[0].mark == "best"
+
+
+def test_zero_shot_uses_fraction_100_and_three_metrics(frame):
+    table = build_table("zero-shot", frame)
+    row = table.row("asg-vit")
+    assert [cell.n for cell in row.cells] == [2, 2, 2, 1, 1, 1]
+    assert [round(cell.mean, 1) for cell in row.cells] == [89.0, 69.0, 84.0, 82.0, 62.0, 77.0]
+    assert table.row("BioViL (reported)").cells[3].mean is None
+
+
+def test_extra_split_protocols_and_protocol_variants_show_in_labels():
+    results = [make_result("mgca-vit", "nih-lp", 1, 0, 0.8), make_result("mgca-vit", "nih-lp", 1, 0, 0.7,
+                                                                             split_protocol="mgca")]
+    results[1]["spec"]["protocol"] = "mgca-linear-probe"
+    table = build_table("linear-probe", collect(results), include_reported=False)
+    assert [row.label for block in table.blocks for row in block.rows] == \
+        ["mgca-vit [asgbench-v1]", "mgca-vit [mgca, mgca-linear-probe]"]
+    assert "Split protocols asgbench-v1, mgca; protocols linear-probe, mgca-linear-probe." in table.caption
+
+
+def test_without_results_only_published_rows_remain():
+    sections = render_tables(collect([]), "md")
+    assert set(sections) == set(SECTIONS)
+    assert "No measured runs yet." in sections["linear-probe"]
+    assert re.search(r"\*MGCA \(reported\)\* +\| +\*78\.9\* \|", sections["linear-probe"])
+    assert re.search(r"\*89\.5\* +\| +\*90\.0\* +\| +\*74\.8\* \|", sections["linear-probe"])
+
+
+def test_unknown_format_is_refused(frame):
+    with pytest.raises(ConfigError, match="unknown table format 'rst'"):
+        render_tables(frame, "rst")
+
+
+# -- golden files ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_rendered_tables_match_golden_files(frame, fmt):
+    rendered = render_tables(frame, fmt)
+    for section, text in rendered.items():
+        path = GOLDEN / f"{section}.{EXTENSIONS[fmt]}"
+        if os.environ.get("ASGBENCH_UPDATE_GOLDEN") == "1":
+            path.write_text(text, encoding="utf-8")
+        assert path.read_text(encoding="utf-8") == text, f"{path.name} differs; ASGBENCH_UPDATE_GOLDEN=1 rewrites it"
+
+
+# -- README markers ------------------------------------------------------------------------------------
+README = """# Project
+
+Intro with a stray <!-- comment --> and trailing spaces   
+<!-- asgbench:linear-probe -->
+old linear-probe table
+<!-- /asgbench:linear-probe -->
+
+Between the tables.\r\n
+<!-- asgbench:segmentation -->
+<!-- /asgbench:segmentation -->
+<!-- asgbench:ablation -->
+hand-written, not passed in
+<!-- /asgbench:ablation -->
+Tail without newline"""
+
+
+def test_update_readme_touches_only_the_marked_text():
+    sections = {"linear-probe": "| new | table |\n", "segmentation": "seg table"}
+    updated = update_readme(README, sections)
+    begin, end = markers("linear-probe")
+    assert updated.startswith(README[:README.index(begin) + len(begin)])
+    assert updated.split(end, 1)[1].split(markers("segmentation")[0])[0] == \
+        README.split(end, 1)[1].split(markers("segmentation")[0])[0]
+    tail = markers("segmentation")[1]
+    assert updated.split(tail, 1)[1] == README.split(tail, 1)[1]  # includes the ablation block, left alone
+    assert f"{begin}\n\n| new | table |\n\n{end}" in updated
+    assert "<!-- asgbench:segmentation -->\n\nseg table\n\n<!-- /asgbench:segmentation -->" in updated
+    assert update_readme(updated, sections) == updated
+    assert update_readme(README, {}) == README
+
+
+def test_update_readme_names_a_missing_or_repeated_marker_pair():
+    with pytest.raises(AsgbenchError, match="'zero-shot'.*<!-- asgbench:zero-shot -->"):
+        update_readme(README, {"zero-shot": "x"})
+    broken = README.replace("<!-- /asgbench:segmentation -->", "")
+    with pytest.raises(AsgbenchError, match="'segmentation'.*found 1 opening and 0 closing"):
+        update_readme(broken, {"segmentation": "x"})
+    doubled = README + "\n<!-- asgbench:ablation -->\n<!-- /asgbench:ablation -->\n"
+    with pytest.raises(AsgbenchError, match="'ablation'"):
+        update_readme(doubled, {"ablation": "x"})
+    swapped = "<!-- /asgbench:ablation -->\n<!-- asgbench:ablation -->\n"
+    with pytest.raises(AsgbenchError, match="comes before"):
+        update_readme(swapped, {"ablation": "x"})
+
+
+# -- plot and published data ----------------------------------------------------------------------------
+def test_label_efficiency_plot_writes_a_png(frame, tmp_path):
+    path = label_efficiency_plot(frame, "nih-lp", tmp_path / "plots" / "nih.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(AsgbenchError, match="no results for task 'chexpert-lp'"):
+        label_efficiency_plot(frame, "chexpert-lp", tmp_path / "none.png")
+
+
+def test_published_numbers_are_complete_and_mapped():
+    assert len(reported_rows("linear-probe")) == 12 and len(reported_rows("segmentation")) == 12
+    assert len(reported_rows("zero-shot")) == 3 and len(reported_rows("ablation")) == 6
+    mgca_vit = next(row for row in REPORTED if row.table == "linear-probe" and row.model == "mgca-vit")
+    assert (mgca_vit.method, mgca_vit.group) == ("MGCA", "ViT")
+    assert mgca_vit.values[Column("covidx-lp", "accuracy", 1)] == 74.8
+    random_seg = next(row for row in REPORTED if row.table == "segmentation" and row.method == "Random Init")
+    assert random_seg.values[Column("siim-seg", "dice", 1)] == 9.0
+    assert all(len(row.values) == 12 for row in reported_rows("linear-probe"))
