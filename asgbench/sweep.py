@@ -120,8 +120,11 @@ def sweep(spec: SweepSpec, context: RunContext, *, address: str | None = None, c
     from ray import tune
 
     _start_ray(address, total_cpus)
-    context_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(context).items()}
-    space = [{"run_id": r.run_id, "spec": {**asdict(r.spec), "overrides": list(r.spec.overrides)}, "context": context_dict}
+    # Ray workers do not run in this directory: every path they get is absolute
+    context_dict = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v) for k, v in asdict(context).items()}
+    space = [{"run_id": r.run_id, "context": context_dict,
+              "spec": {**asdict(r.spec), "overrides": list(r.spec.overrides),
+                       "checkpoint": str(Path(r.spec.checkpoint).resolve()) if r.spec.checkpoint else None}}
              for r in planned]
     state = {"done": 0, "running": 0, "failed": 0}
 
