@@ -6,7 +6,7 @@ percentile bootstraps over patients (all images of a resampled patient come alon
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,15 +81,20 @@ def _groups(patients: Sequence[str] | None, n: int) -> list[np.ndarray]:
     return [np.array(v) for _, v in sorted(by_patient.items())]
 
 
+def resamples(n: int, patients: Sequence[str] | None, samples: int, seed: int) -> Iterator[np.ndarray]:
+    """Image indices of each bootstrap resample: patients drawn with replacement, all their images kept."""
+    groups = _groups(patients, n)
+    rng = np.random.default_rng(seed)
+    for _ in range(samples):
+        picked = rng.integers(0, len(groups), len(groups))
+        yield np.concatenate([groups[g] for g in picked])
+
+
 def bootstrap(metric: Callable[[np.ndarray], float], n: int, *, patients: Sequence[str] | None = None,
               samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Interval:
     """95 % percentile interval of ``metric(indices)`` over resampled patients; undefined resamples are skipped."""
-    groups = _groups(patients, n)
-    rng = np.random.default_rng(seed)
     values = []
-    for _ in range(samples):
-        picked = rng.integers(0, len(groups), len(groups))
-        index = np.concatenate([groups[g] for g in picked])
+    for index in resamples(n, patients, samples, seed):
         value = metric(index)
         if value is not None and np.isfinite(value):
             values.append(value)
@@ -103,12 +108,8 @@ def bootstrap(metric: Callable[[np.ndarray], float], n: int, *, patients: Sequen
 def paired_difference(metric_a: Callable[[np.ndarray], float], metric_b: Callable[[np.ndarray], float], n: int, *,
                       patients: Sequence[str] | None = None, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> dict:
     """Bootstrap of metric_a - metric_b on the same resampled images; two-sided p-value of a zero difference."""
-    groups = _groups(patients, n)
-    rng = np.random.default_rng(seed)
     differences = []
-    for _ in range(samples):
-        picked = rng.integers(0, len(groups), len(groups))
-        index = np.concatenate([groups[g] for g in picked])
+    for index in resamples(n, patients, samples, seed):
         a, b = metric_a(index), metric_b(index)
         if np.isfinite(a) and np.isfinite(b):
             differences.append(a - b)

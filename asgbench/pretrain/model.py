@@ -1,0 +1,133 @@
+"""The ASG model, backbone-agnostic: image encoder, report BERT with word aggregation, projection heads, IRL.
+
+Any registered backbone works: ViT-B/16 (local features = the 14 x 14 patch grid), ResNet-50 (local
+features = layer3 at whatever grid the input gives, which the released code cannot run), and small
+backbones for CPU. The parts are named as asgbench's own ASG checkpoint stores them, so the trained model
+exports straight into a file that ``create_encoder("asg-...", checkpoint=...)`` loads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from asgbench.encoders.backbones import build_backbone
+from asgbench.encoders.heads import GlobalEmbedding, LocalEmbedding
+from asgbench.errors import ConfigError
+from asgbench.pretrain.config import TrainConfig
+from asgbench.pretrain.tag_decoder import TagDecoder, TagDecoderConfig
+
+
+@dataclass
+class ModelOutput:
+    image_global: Tensor      # B x E, unit norm
+    patch_map: Tensor         # B x E x h x w, unit norm per position
+    report_global: Tensor     # B x E, unit norm
+    word_embeddings: Tensor   # B x W x E, unit norm (words, then [SEP], then zero padding)
+    tag_logits: Tensor | None  # B x 40
+
+
+def backbone_options(config: TrainConfig) -> dict:
+    options: dict = {}
+    if config.image.architecture.startswith("resnet"):
+        options["local"] = "layer3"
+        if config.image.upsample_to:
+            options["upsample_to"] = config.image.upsample_to
+    elif config.image.architecture.startswith("vit"):
+        options["pool"] = "token"
+        if config.image.size != 224:
+            options["img_size"] = config.image.size
+    return options
+
+
+INIT_ENTRIES = {"vit_base_patch16": "imagenet-vit", "resnet50": "imagenet-r50"}
+
+
+def initialise_backbone(backbone: nn.Module, architecture: str, weights: Path) -> None:
+    """Load ImageNet weights (DeiT-B/16 as ASG does, or torchvision's ResNet-50) through the registry's key maps."""
+    from asgbench.encoders import create_encoder
+
+    entry = INIT_ENTRIES.get(architecture)
+    if entry is None:
+        raise ConfigError(f"image.init: no ImageNet weights are registered for {architecture} (only {', '.join(INIT_ENTRIES)})")
+    source = create_encoder(entry, weights)
+    backbone.load_state_dict(source.backbone.state_dict(), strict=True)
+
+
+def build_text_encoder(config: TrainConfig, vocab_size: int) -> nn.Module:
+    """The report BERT: the first N layers of a local BERT folder, or a BERT of the configured size."""
+    from transformers import BertConfig, BertModel
+
+    text = config.text
+    if text.bert:
+        folder = Path(text.bert)
+        if not folder.is_dir():
+            raise ConfigError(f"text.bert: {folder} is not a folder with a BERT (config.json + weights)")
+        return BertModel.from_pretrained(str(folder), num_hidden_layers=text.layers, add_pooling_layer=False, local_files_only=True)
+    bert_config = BertConfig(vocab_size=vocab_size, hidden_size=text.hidden, num_hidden_layers=text.layers,
+                             num_attention_heads=text.heads, intermediate_size=text.intermediate,
+                             max_position_embeddings=max(128, text.max_words + 16))
+    return BertModel(bert_config, add_pooling_layer=False)
+
+
+def aggregate_words(hidden: Tensor, word_slots: Tensor, slots: int) -> Tensor:
+    """Sum sub-word token states into word slots (slot 0 = [CLS]); tokens with slot -1 are dropped.
+
+    ``hidden`` B x T x H, ``word_slots`` B x T -> B x slots x H (unused slots are zero).
+    """
+    batch, _, width = hidden.shape
+    keep = word_slots >= 0
+    index = word_slots.clamp_min(0)
+    out = hidden.new_zeros(batch, slots, width)
+    return out.scatter_add(1, index.unsqueeze(-1).expand(-1, -1, width), hidden * keep.unsqueeze(-1).to(hidden.dtype))
+
+
+class ASGModel(nn.Module):
+    def __init__(self, config: TrainConfig, vocab_size: int, tag_queries: Tensor) -> None:
+        super().__init__()
+        self.config = config
+        self.image_encoder = build_backbone(config.image.architecture, **backbone_options(config))
+        if config.image.init:
+            initialise_backbone(self.image_encoder, config.image.architecture, Path(config.image.init))
+        size = config.image.size
+        with torch.no_grad():
+            probe = self.image_encoder.eval()(torch.zeros(1, 3, size, size))
+        self.image_encoder.train()
+        self.grid = probe.grid
+        token_dim, feature_dim = probe.tokens.shape[-1], probe.global_feature.shape[-1]
+        model = config.model
+        self.image_global = GlobalEmbedding(feature_dim, model.head_hidden, model.embed_dim)
+        self.image_local = LocalEmbedding(token_dim, model.head_hidden, model.embed_dim)
+        self.text_encoder = build_text_encoder(config, vocab_size)
+        text_dim = self.text_encoder.config.hidden_size
+        self.text_global = GlobalEmbedding(text_dim, model.head_hidden, model.embed_dim)
+        self.text_local = LocalEmbedding(text_dim, model.head_hidden, model.embed_dim)
+        width = token_dim if token_dim % model.irl_heads == 0 else model.irl_heads * max(1, token_dim // model.irl_heads)
+        self.irl = TagDecoder(tag_queries, token_dim, TagDecoderConfig(width, model.irl_layers, model.irl_heads, model.irl_ffn, model.dropout))
+        self.feature_dim = feature_dim
+        self.token_dim = token_dim
+
+    def forward(self, images: Tensor, input_ids: Tensor, attention_mask: Tensor, word_slots: Tensor,
+                with_tags: bool = True) -> ModelOutput:
+        features = self.image_encoder(images)
+        image_global = F.normalize(self.image_global(features.global_feature), dim=-1)
+        local = F.normalize(self.image_local(features.tokens), dim=-1)
+        rows, cols = features.grid
+        patch_map = local.transpose(1, 2).reshape(local.shape[0], -1, rows, cols)
+
+        hidden = self.text_encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        words = aggregate_words(hidden, word_slots, self.config.text.max_words)
+        report_global = F.normalize(self.text_global(words[:, 0]), dim=-1)
+        word_embeddings = F.normalize(self.text_local(words[:, 1:]), dim=-1)
+        used = (words[:, 1:].abs().sum(-1, keepdim=True) > 0).to(word_embeddings.dtype)
+        tag_logits = self.irl(features.tokens) if with_tags else None
+        return ModelOutput(image_global, patch_map, report_global, word_embeddings * used, tag_logits)
+
+    def export_parts(self) -> dict[str, nn.Module]:
+        """The modules as asgbench's own ASG checkpoint names them."""
+        return {"image_encoder": self.image_encoder, "image_global": self.image_global, "image_local": self.image_local,
+                "text_encoder": self.text_encoder, "text_global": self.text_global, "text_local": self.text_local,
+                "irl": self.irl}

@@ -1,0 +1,145 @@
+"""ASG pre-training end to end on the tiny synthetic suite: prepare, train, load as `asg`, resume, data parallel."""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from asgbench.cli import main
+from asgbench.errors import ConfigError
+from asgbench.pretrain.config import load_config
+
+pytestmark = pytest.mark.slow
+
+# A CPU-sized model; one batch holds the whole tiny training list, so every epoch is one step on the same pairs.
+SMALL = ["image.architecture=resnet18", "image.size=64", "text.layers=1", "text.hidden=64", "text.heads=2",
+         "text.intermediate=128", "text.vocab_size=600", "model.embed_dim=32", "model.head_hidden=64", "model.irl_layers=1",
+         "model.irl_ffn=64", "optim.batch_size=15", "optim.learning_rate=1e-3", "optim.warmup_fraction=0.1",
+         "optim.patience=20", "seed=0"]
+
+
+@pytest.fixture(scope="module")
+def annotations(tiny_suite, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pretrain") / "annotations"
+    assert main(["pretrain", "prepare", "--data-root", str(tiny_suite / "mimic"), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def train_args(annotations: Path, out: Path, *extra: str) -> list[str]:
+    return ["pretrain", "train", "--quiet", f"annotations={annotations}", f"out={out}", "name=asg-tiny", *SMALL, *extra]
+
+
+def test_prepare_writes_pairs_tags_and_region_slots(annotations, capsys):
+    manifest = json.loads((annotations / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert counts["images"] > 20 and counts["train"] > 0 and counts["val"] > 0
+    assert counts["scene_graph_boxes"] == counts["images"]  # the suite has a scene graph for every frontal image
+    with gzip.open(annotations / "annotations.jsonl.gz", "rt") as handle:
+        records = [json.loads(line) for line in handle]
+    assert all(len(r["tags"]) == 40 and set(r["tags"]) <= {-1, 0, 1} for r in records)
+    assert any(1 in r["tags"] for r in records)
+    rules = [s for r in records for s in r["slots"]["rules"]]
+    graph = [s for r in records for s in r["slots"]["scene-graph"]]
+    assert rules and graph
+    for slot in rules + graph:
+        x1, y1, x2, y2 = slot["box"]
+        assert 0 <= x1 < x2 <= 256 and 0 <= y1 < y2 <= 256 and slot["sentences"]
+
+
+def test_config_rejects_unknown_keys_and_objectives(tmp_path):
+    with pytest.raises(ConfigError, match="optim"):
+        load_config(None, [f"annotations={tmp_path}", "optim.epochs=3"])
+    with pytest.raises(ConfigError, match="objectives"):
+        load_config(None, [f"annotations={tmp_path}", "loss.objectives=ira,xyz"])
+    config = load_config(Path("asgbench/pretrain/configs/synthetic.yaml"), ["optim.max_epochs=2"])
+    assert config.optim.max_epochs == 2 and config.image.architecture == "resnet18"
+
+
+def _history(out: Path) -> list[dict]:
+    with open(out / "history.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_training_lowers_every_loss_and_the_checkpoint_runs_as_asg(annotations, tmp_path, tiny_suite, capsys):
+    out = tmp_path / "asg"
+    assert main(train_args(annotations, out, "optim.max_epochs=20")) == 0
+    history = _history(out)
+    assert len(history) == 20
+    for name in ("ira", "arsa", "irl", "erl"):
+        values = [float(row[f"train_{name}"]) for row in history]
+        # one step per epoch on 15 pairs is noisy: compare the first three epochs with the last three
+        assert sum(values[-3:]) < sum(values[:3]), (name, values)
+    checkpoint = out / "asg-tiny.safetensors"
+    assert checkpoint.is_file() and (out / "asg-tiny.json").is_file() and (out / "tokenizer").is_dir()
+
+    from asgbench.encoders import create_encoder
+
+    encoder = create_encoder("asg", checkpoint)
+    assert encoder.config.architecture == "resnet18" and encoder.has("zero-shot")
+    capsys.readouterr()
+    code = main(["run", "--model", "asg", "--checkpoint", str(checkpoint), "--task", "rsna-lp", "--data-root", str(tiny_suite),
+                 "--out", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert "auc" in capsys.readouterr().out
+
+
+def test_objectives_can_be_switched_off(annotations, tmp_path):
+    out = tmp_path / "ira-only"
+    assert main(train_args(annotations, out, "optim.max_epochs=1", "loss.objectives=ira")) == 0
+    row = _history(out)[0]
+    assert "train_ira" in row and "train_arsa" not in row and "train_irl" not in row
+    meta = json.loads((out / "asg-tiny.json").read_text())
+    assert meta["objectives"] == ["ira"]
+
+
+def test_existing_run_needs_resume(annotations, tmp_path, capsys):
+    out = tmp_path / "again"
+    assert main(train_args(annotations, out, "optim.max_epochs=1")) == 0
+    capsys.readouterr()
+    assert main(train_args(annotations, out, "optim.max_epochs=1")) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_a_killed_and_resumed_run_ends_with_the_same_weights(annotations, tmp_path):
+    epochs = ["optim.max_epochs=4"]
+    straight = tmp_path / "straight"
+    assert main(train_args(annotations, straight, *epochs)) == 0
+
+    resumed = tmp_path / "resumed"
+    command = [sys.executable, "-m", "asgbench.cli", *train_args(annotations, resumed, *epochs)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (resumed / "state.pt").is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = torch.load(resumed / "state.pt", weights_only=True)["epoch"]
+    assert killed_at < 4
+    assert main([*train_args(annotations, resumed, *epochs), "--resume"]) == 0
+
+    a = torch.load(straight / "state.pt", weights_only=True)
+    b = torch.load(resumed / "state.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 4
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+
+
+def test_two_process_gloo_run_completes(annotations, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "ASGBENCH_DIST_BACKEND": "gloo", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "asgbench.cli",
+               *train_args(annotations, out, "optim.max_epochs=1", "optim.batch_size=4")]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert (out / "asg-tiny.safetensors").is_file()
+    assert len(_history(out)) == 1

@@ -1,0 +1,380 @@
+"""The rule-based report parser: scored against synthetic report truth, hand-written real-style sentences,
+and real Indiana University reports (the XMLs bundled with torchxrayvision)."""
+from __future__ import annotations
+
+import re
+import tarfile
+import xml.etree.ElementTree as ET
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from asgbench.data.synthetic.context import PRESETS, SynthContext
+from asgbench.data.synthetic.labels import sample_findings
+from asgbench.data.synthetic.reports import write_report
+from asgbench.data.synthetic.truth import ImageTruth
+from asgbench.data.synthetic.writers import mimic
+from asgbench.errors import DataLayoutError
+from asgbench.pretrain import lexicon as lx
+from asgbench.pretrain.report_parser import (ParsedReport, ParsedSentence, Triplet, parse_report, parse_sentence,
+                                             parse_sentences, read_truth, region_sentences, score_reports,
+                                             split_sentences, tag_vector)
+from asgbench.vocab import ASG_TAGS, BOXLESS_LOCATIONS, IMAGENOME_REGIONS, UNSPECIFIED
+
+KNOWN_REGIONS = set(IMAGENOME_REGIONS) | set(BOXLESS_LOCATIONS) | {UNSPECIFIED}
+BOTH_LUNGS = {"right lung", "left lung"}
+BOTH_ANGLES = {"right costophrenic angle", "left costophrenic angle"}
+
+
+def triplets(text: str) -> set[tuple[str, str, str]]:
+    return {(t.region, t.finding, t.existence) for t in parse_sentence(text)}
+
+
+def on(regions: set[str] | str, finding: str, existence: str) -> set[tuple[str, str, str]]:
+    return {(r, finding, existence) for r in ({regions} if isinstance(regions, str) else regions)}
+
+
+# -- lexicon --------------------------------------------------------------------------------------------
+def test_lexicon_covers_every_tag_and_names_only_known_regions():
+    assert set(lx.TAG_POLICIES) == set(ASG_TAGS)
+    assert {t.tag for t in lx.FINDING_TERMS if t.tag} == set(ASG_TAGS)
+    for term in lx.REGION_TERMS:
+        names = set(term.regions) | {f"{side} {zone}" for side in lx.SIDES for zone in term.zones}
+        assert names <= KNOWN_REGIONS, term
+    for policy in lx.TAG_POLICIES.values():
+        assert set(policy.default_regions) <= KNOWN_REGIONS, policy
+        assert not policy.side_zone or {f"{s} {policy.side_zone}" for s in lx.SIDES} <= KNOWN_REGIONS, policy
+    for term in lx.FINDING_TERMS:
+        assert term.default_regions is None or set(term.default_regions) <= KNOWN_REGIONS, term
+    for implications in lx.GROUP_IMPLICATIONS.values():
+        assert all(i.tag in ASG_TAGS and set(i.regions or ()) <= KNOWN_REGIONS for i in implications)
+
+
+# -- scored against synthetic truth ---------------------------------------------------------------------
+def assert_scores(scores: dict) -> None:
+    for element in ("triplet", "finding+existence"):
+        score = scores[element]
+        assert score.precision >= 0.95 and score.recall >= 0.95 and score.f1 >= 0.95, (element, score)
+
+
+@pytest.fixture(scope="module")
+def tiny_mimic(tmp_path_factory):
+    """The tiny suite's MIMIC dataset and report truth alone (same writer, preset and seed as the session fixture
+    ``tiny_suite``, so the same files), in ~2 s instead of the whole suite's ~40 s."""
+    out = tmp_path_factory.mktemp("tiny-mimic")
+    mimic.write(SynthContext(root=out / "mimic", dataset="mimic", preset=PRESETS["tiny"], seed=0, workers=1),
+                truth_dir=out / "_truth")
+    return out
+
+
+def test_tiny_suite_report_truth_is_recovered(tiny_mimic):
+    pairs = read_truth(tiny_mimic / "_truth" / "mimic_reports.jsonl", tiny_mimic / "mimic")
+    scores, n_sentences = score_reports(pairs)
+    assert len(pairs) >= 20 and n_sentences >= 100
+    assert_scores(scores)
+
+
+def test_read_truth_reports_bad_files(tmp_path):
+    with pytest.raises(DataLayoutError, match="missing"):
+        read_truth(tmp_path / "absent.jsonl", tmp_path)
+    (tmp_path / "truth.jsonl").write_text('{"report": "files/s1.txt", "sentences": []}\n')
+    with pytest.raises(DataLayoutError, match="s1.txt"):
+        read_truth(tmp_path / "truth.jsonl", tmp_path)
+    (tmp_path / "truth.jsonl").write_text("not json\n")
+    with pytest.raises(DataLayoutError, match="truth.jsonl:1"):
+        read_truth(tmp_path / "truth.jsonl", tmp_path)
+
+
+def test_generated_reports_are_recovered():
+    """Many more reports than the tiny suite holds, written by the suite's own report writer (no images)."""
+    pairs = []
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        view = "PA" if rng.random() < 0.55 else "AP"
+        report = write_report(ImageTruth(f"s{seed}", 0, 0, view=view, findings=sample_findings(rng)), rng, view=view)
+        pairs.append((report.text, [{"text": s.text, "triplets": s.triplets} for s in report.sentences]))
+    scores, _ = score_reports(pairs)
+    assert_scores(scores)
+    assert scores["region"].f1 >= 0.97
+
+
+# -- hand-written real report language ------------------------------------------------------------------
+def test_negation_scopes_over_a_coordinated_list():
+    assert triplets("No pleural effusion or pneumothorax.") == on(BOTH_ANGLES, "pleural effusion", "absent") \
+        | on(BOTH_LUNGS, "pneumothorax", "absent")
+    assert triplets("No focal consolidation, pneumothorax, or large pleural effusion.") == \
+        on(BOTH_LUNGS, "consolidation", "absent") | on(BOTH_LUNGS, "pneumothorax", "absent") \
+        | on(BOTH_ANGLES, "pleural effusion", "absent")
+    assert triplets("The lungs are clear without evidence of focal airspace disease or effusion.") == \
+        on(BOTH_LUNGS, "opacity", "absent") | on(BOTH_ANGLES, "pleural effusion", "absent")
+
+
+def test_hedged_finding_takes_the_region_of_the_sentence():
+    found = triplets("Right lower lobe opacity may represent pneumonia.")
+    assert found == {("right lower lung zone", "opacity", "present"),
+                     ("right lower lung zone", "pneumonia", "uncertain")}
+
+
+def test_device_keeps_where_it_terminates():
+    assert triplets("Left-sided PICC line terminates in the SVC.") == {("svc", "line", "present")}
+    assert triplets("ET tube terminates 4 cm above the carina.") == {("trachea", "tube", "present")}
+    assert triplets("The nasogastric tube passes into the stomach.") == {("abdomen", "tube", "present")}
+    assert triplets("Right-sided chest tube in place.") == {("right lung", "tube", "present")}
+
+
+def test_cardiomegaly_and_no_acute_process():
+    assert triplets("Mild cardiomegaly.") == {("cardiac silhouette", "cardiomegaly", "present")}
+    assert not any(t.existence == "present" for t in parse_sentence("No acute cardiopulmonary process."))
+    assert parse_sentence("No acute cardiopulmonary process.") == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    # scope ends at "but", ";" and a new sentence
+    ("No pneumothorax, but there is a small left pleural effusion.",
+     on(BOTH_LUNGS, "pneumothorax", "absent") | {("left costophrenic angle", "pleural effusion", "present")}),
+    ("No pneumothorax; small right pleural effusion.",
+     on(BOTH_LUNGS, "pneumothorax", "absent") | {("right costophrenic angle", "pleural effusion", "present")}),
+    ("No focal consolidation, small left pleural effusion.",
+     on(BOTH_LUNGS, "consolidation", "absent") | {("left costophrenic angle", "pleural effusion", "present")}),
+    # hedges, before and after the finding; "cannot be excluded" is uncertain, not negated
+    ("A small left pleural effusion cannot be excluded.",
+     {("left costophrenic angle", "pleural effusion", "uncertain")}),
+    ("Possible trace right pleural effusion.", {("right costophrenic angle", "pleural effusion", "uncertain")}),
+    ("Findings suggestive of mild pulmonary edema.", on(BOTH_LUNGS, "edema", "uncertain")),
+    ("Bibasilar opacities, likely atelectasis.",
+     on({"right lower lung zone", "left lower lung zone"}, "opacity", "present")
+     | on({"right lower lung zone", "left lower lung zone"}, "atelectasis", "uncertain")),
+    ("Atelectasis versus pneumonia at the left base.",
+     {("left lower lung zone", "atelectasis", "uncertain"), ("left lower lung zone", "pneumonia", "uncertain")}),
+    ("Left basilar opacity concerning for pneumonia?",
+     {("left lower lung zone", "opacity", "present"), ("left lower lung zone", "pneumonia", "uncertain")}),
+    ("? Right pneumothorax.", {("right apical zone", "pneumothorax", "uncertain")}),
+    ("Stable densities in the left base compatible with scarring or atelectasis.",
+     {("left lower lung zone", "scar", "uncertain"), ("left lower lung zone", "atelectasis", "uncertain")}),
+    ("The heart size is borderline enlarged.", {("cardiac silhouette", "cardiomegaly", "uncertain")}),
+    # negation after the finding, and pseudo-negation
+    ("The previously seen right pneumothorax has resolved.", {("right apical zone", "pneumothorax", "absent")}),
+    ("Pneumothorax is not seen.", on(BOTH_LUNGS, "pneumothorax", "absent")),
+    ("No change in the small right upper lobe nodule.", {("right upper lung zone", "nodule", "present")}),
+    # statements about a region
+    ("The lungs are clear.", on(BOTH_LUNGS, "opacity", "absent")),
+    ("Heart size is normal.", {("cardiac silhouette", "cardiomegaly", "absent")}),
+    ("The heart is not enlarged.", {("cardiac silhouette", "cardiomegaly", "absent")}),
+    ("The heart is mildly enlarged.", {("cardiac silhouette", "cardiomegaly", "present")}),
+    ("Heart and mediastinum are within normal limits.",
+     {("cardiac silhouette", "cardiomegaly", "absent"), ("mediastinum", "enlarged cardiomediastinum", "absent")}),
+    ("The mediastinum is widened.", {("mediastinum", "enlarged cardiomediastinum", "present")}),
+    ("Right lower lobe opacity; the lungs are otherwise clear.", {("right lower lung zone", "opacity", "present")}),
+    ("The costophrenic angles are sharp.", on(BOTH_ANGLES, "blunt", "absent")),
+    ("Bony structures are intact.", {(UNSPECIFIED, "fracture", "absent")}),
+    # laterality and region synonyms
+    ("Bibasilar atelectasis.", on({"right lower lung zone", "left lower lung zone"}, "atelectasis", "present")),
+    ("Bilateral pleural effusions.", on(BOTH_ANGLES, "pleural effusion", "present")),
+    ("Small effusion at the right base.", {("right costophrenic angle", "pleural effusion", "present")}),
+    ("Blunting of the left costophrenic angle.", {("left costophrenic angle", "blunt", "present")}),
+    ("Patchy opacities in both lungs.", on(BOTH_LUNGS, "opacity", "present")),
+    ("Moderate left apical pneumothorax.", {("left apical zone", "pneumothorax", "present")}),
+    ("Retrocardiac opacity.", {("left lower lung zone", "opacity", "present")}),
+    ("Lingular atelectasis.", {("left mid lung zone", "atelectasis", "present")}),
+    ("Enlarged right hilum with a right hilar mass.", {("right hilar structures", "mass", "present")}),
+    ("Opacities in the right upper and lower lobes.",
+     on({"right upper lung zone", "right lower lung zone"}, "opacity", "present")),
+    ("Healing left clavicle fracture.", {("left clavicle", "fracture", "present")}),
+    ("Compression deformity of the thoracic spine.", {("spine", "deformity", "present")}),
+    ("A hiatal hernia is seen behind the heart.", {("mediastinum", "hernia", "present")}),
+    ("Calcified granuloma in the right upper lobe.", {("right upper lung zone", "calcification", "present")}),
+    ("Sternotomy wires are intact.", {("mediastinum", "wire", "present")}),
+    ("Dual-lead pacemaker in place.", {("right atrium", "pacemaker", "present")}),
+    ("Hyperinflated lungs consistent with COPD.",
+     on(BOTH_LUNGS, "hyperinflate", "present") | on(BOTH_LUNGS, "emphysema", "present")),
+    ("Right middle lobe opacity which may represent consolidation or atelectasis.",
+     {("right mid lung zone", "opacity", "present"), ("right mid lung zone", "consolidation", "uncertain"),
+      ("right mid lung zone", "atelectasis", "uncertain")}),
+    ("Small left pleural effusion with associated airspace disease.",
+     {("left costophrenic angle", "pleural effusion", "present"), ("left lung", "opacity", "present")}),
+    ("The tracheostomy tube tip is 5 cm above the carina.",
+     {("trachea", "tube", "present"), ("trachea", "tip", "present")}),
+    ("Pericardial effusion is noted.", set()),
+    ("Evidence of previous granulomatous infection.", set()),
+])
+def test_real_style_sentences(text, expected):
+    assert triplets(text) == expected
+
+
+def test_sentences_are_independent_but_a_report_remembers_where_a_finding_was():
+    first, second = parse_sentences("No pneumothorax. There is a small right pleural effusion.")
+    assert {t.existence for t in first.triplets} == {"absent"}
+    assert set(second.triplets) == {Triplet("right costophrenic angle", "pleural effusion", "present")}
+    parsed = parse_sentences("Possible pneumonia in the left lower lobe. No effusion. Findings again concerning for "
+                             "pneumonia.", "impression")
+    assert set(parsed[2].triplets) == {Triplet("left lower lung zone", "pneumonia", "uncertain")}
+    assert parsed[2].section == "impression"
+    alone = parse_sentence("Findings again concerning for pneumonia.")
+    assert {t.region for t in alone} == BOTH_LUNGS  # without the report: the default place
+
+
+def test_every_triplet_uses_the_shared_vocabularies():
+    for text in ("Right IJ line tip in the SVC.", "Left chest wall pacemaker.", "Right breast implant.",
+                 "Subcutaneous emphysema in the left chest wall.", "Old right rib fractures."):
+        for t in parse_sentence(text):
+            assert t.region in KNOWN_REGIONS and t.finding in ASG_TAGS
+            assert t.existence in ("present", "absent", "uncertain")
+
+
+# -- sentences, sections and training targets -----------------------------------------------------------
+def test_sentence_splitting_keeps_abbreviations_decimals_and_drops_list_numbers():
+    text = ("Findings were discussed with Dr. Smith at 3 pm. There is a 1.5 cm nodule in the right upper lobe. "
+            "1. Mild cardiomegaly. 2. Small left effusion vs. atelectasis? No pneumothorax.")
+    assert split_sentences(text) == [
+        "Findings were discussed with Dr. Smith at 3 pm.", "There is a 1.5 cm nodule in the right upper lobe.",
+        "Mild cardiomegaly.", "Small left effusion vs. atelectasis?", "No pneumothorax."]
+    assert split_sentences("1. Right lower lobe pneumonia.\n2. No effusion.") == [
+        "Right lower lobe pneumonia.", "No effusion."]
+    assert split_sentences("No effusion.Heart size is normal. A left- sided port.") == [
+        "No effusion.", "Heart size is normal.", "A left-sided port."]  # a missing space; a hyphen broken by wrapping
+    assert split_sentences(" ") == []
+
+
+REPORT = """                                 FINAL REPORT
+ EXAMINATION:  CHEST (PA AND LAT)
+
+ INDICATION:  ___ with cough, evaluate for pneumonia
+
+ COMPARISON:  None.
+
+ FINDINGS:
+
+ The trachea is midline. Heart size is normal. There is a patchy opacity in the
+ right lower lobe. No pleural effusion or pneumothorax.
+
+ IMPRESSION:
+
+ 1. Right lower lobe pneumonia. 2. Left-sided chest wall port.
+"""
+
+
+def test_parse_report_reads_findings_then_impression_and_aligns_regions():
+    parsed = parse_report(REPORT)
+    assert [s.section for s in parsed.sentences] == ["findings"] * 4 + ["impression"] * 2
+    assert parsed.sentences[0].text == "The trachea is midline." and parsed.sentences[0].triplets == ()
+    assert "pneumonia" not in " ".join(s.text for s in parsed.sentences[:4])  # the indication is not parsed
+    aligned = region_sentences(parsed)
+    assert aligned["trachea"] == [0] and aligned["cardiac silhouette"] == [1]
+    assert aligned["right lower lung zone"] == [2, 4]
+    assert aligned["right costophrenic angle"] == [3] and aligned["left lung"] == [3]
+    assert set(aligned) <= set(IMAGENOME_REGIONS)  # boxless places (the chest wall) are never aligned
+    assert list(aligned) == [r for r in IMAGENOME_REGIONS if r in aligned]
+    vector = tag_vector(parsed.triplets)
+    assert vector[ASG_TAGS.index("pneumonia")] == 1 and vector[ASG_TAGS.index("pleural effusion")] == 0
+    assert vector[ASG_TAGS.index("line")] == 1
+
+
+def test_parse_report_without_sections_uses_the_last_paragraph():
+    parsed = parse_report("Portable chest.\n\nMild cardiomegaly. No edema.")
+    assert [s.text for s in parsed.sentences] == ["Mild cardiomegaly.", "No edema."]
+    assert parsed.sentences[0].section == "last_paragraph"
+
+
+def test_tag_vector_prefers_present_over_uncertain_over_absent():
+    vector = tag_vector([
+        Triplet("right lung", "opacity", "absent"), Triplet("left lung", "opacity", "present"),
+        Triplet("right lung", "edema", "uncertain"), Triplet("left lung", "edema", "absent"),
+        Triplet("right lung", "pneumothorax", "absent"),
+    ])
+    assert vector.dtype == np.int8 and vector.shape == (len(ASG_TAGS),)
+    assert vector[ASG_TAGS.index("opacity")] == 1 and vector[ASG_TAGS.index("edema")] == -1
+    assert vector[ASG_TAGS.index("pneumothorax")] == 0 and int(np.abs(vector).sum()) == 2
+    assert not tag_vector([]).any()
+
+
+def test_region_sentences_counts_normal_statements():
+    hila = ("right hilar structures", "left hilar structures")
+    parsed = ParsedReport((ParsedSentence("Hila are normal.", "findings", (), hila),
+                           ParsedSentence("No effusion.", "findings",
+                                          (Triplet("right costophrenic angle", "pleural effusion", "absent"),)),
+                           ParsedSentence("Port.", "findings", (Triplet("left chest wall", "line", "present"),))))
+    assert region_sentences(parsed) == {"right hilar structures": [0], "right costophrenic angle": [1],
+                                        "left hilar structures": [0]}
+
+
+# -- real reports: Indiana University (OpenI) XMLs bundled with torchxrayvision -----------------------------
+IU_REPORTS_READ = 500
+PSEUDO_NEGATION = re.compile(r"^No (significant |interval |appreciable )*change", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def iu_sections() -> tuple[tuple[str, str], ...]:
+    """(label, text) of the FINDINGS and IMPRESSION of the first reports, by report number."""
+    from asgbench.data.public_metadata import IU_REPORTS, path_of
+    from asgbench.errors import MissingDependencyError
+
+    try:
+        path = path_of(IU_REPORTS)
+    except MissingDependencyError as error:
+        pytest.skip(str(error))
+    with tarfile.open(path) as archive:
+        members = sorted((m for m in archive.getmembers() if m.isfile() and m.name.endswith(".xml")),
+                         key=lambda m: int(re.sub(r"\D", "", m.name.rsplit("/", 1)[-1]) or 0))
+        sections = []
+        for member in members[:IU_REPORTS_READ]:
+            root = ET.fromstring(archive.extractfile(member).read())
+            for abstract in root.iter("AbstractText"):
+                if abstract.get("Label") in ("FINDINGS", "IMPRESSION") and abstract.text:
+                    sections.append((abstract.get("Label").lower(), abstract.text))
+    return tuple(sections)
+
+
+@lru_cache(maxsize=1)
+def iu_sentences() -> tuple[ParsedSentence, ...]:
+    return tuple(s for label, text in iu_sections() for s in parse_sentences(text, label))
+
+
+def test_iu_negative_sentences_state_no_present_finding():
+    sentences = iu_sentences()
+    assert len(sentences) > 1500
+    negative = [s for s in sentences if s.text.startswith("No ") and not PSEUDO_NEGATION.match(s.text)
+                and not re.search(r"[(;]|\b(but|however|although)\b", s.text)]
+    assert len(negative) > 300
+    offending = [(s.text, s.triplets) for s in negative if any(t.existence == "present" for t in s.triplets)]
+    assert offending == []
+    # many deny something specific ("No pneumothorax."), the rest deny nothing nameable ("No acute disease.")
+    assert sum(bool(s.triplets) for s in negative) > 0.4 * len(negative)
+
+
+IU_KNOWN = {
+    "The cardiac silhouette and mediastinum size are within normal limits.":
+        {("cardiac silhouette", "cardiomegaly", "absent"), ("mediastinum", "enlarged cardiomediastinum", "absent")},
+    "There are no XXXX of a pleural effusion.": on(BOTH_ANGLES, "pleural effusion", "absent"),
+    "Stable calcified granuloma within the right upper lung.": {("right upper lung zone", "calcification", "present")},
+    "The lungs are normally inflated without evidence of focal airspace disease, pleural effusion, or pneumothorax.":
+        on(BOTH_LUNGS, "opacity", "absent") | on(BOTH_ANGLES, "pleural effusion", "absent")
+        | on(BOTH_LUNGS, "pneumothorax", "absent"),
+    "No focal consolidation, suspicious pulmonary opacity, pneumothorax or definite pleural effusion.":
+        on(BOTH_LUNGS, "consolidation", "absent") | on(BOTH_LUNGS, "opacity", "absent")
+        | on(BOTH_LUNGS, "pneumothorax", "absent") | on(BOTH_ANGLES, "pleural effusion", "absent"),
+    "There is no focal consolidation to suggest pneumonia.":
+        on(BOTH_LUNGS, "consolidation", "absent") | on(BOTH_LUNGS, "pneumonia", "absent"),
+    "Stable XXXX opacity in the left base, XXXX scarring or atelectasis.":
+        {("left lower lung zone", "opacity", "present"), ("left lower lung zone", "scar", "uncertain"),
+         ("left lower lung zone", "atelectasis", "uncertain")},
+    "Hyperexpanded but clear lungs.": on(BOTH_LUNGS, "hyperinflate", "present") | on(BOTH_LUNGS, "opacity", "absent"),
+    "Left midlung small calcified granulomas unchanged.": {("left mid lung zone", "calcification", "present")},
+    "Right paratracheal calcifications suggest a previous granulomatous process.":
+        {("upper mediastinum", "calcification", "present")},
+    "XXXX basilar atelectasis.": on({"right lower lung zone", "left lower lung zone"}, "atelectasis", "present"),
+    "The aorta is dilated and tortuous.": {("aortic arch", "dilation", "present")},
+    "Heart size upper limits of normal.": {("cardiac silhouette", "cardiomegaly", "uncertain")},
+    "Heart is not enlarged.": {("cardiac silhouette", "cardiomegaly", "absent")},
+    "Bony structures are intact.": {(UNSPECIFIED, "fracture", "absent")},
+    "Trachea is midline.": set(),
+}
+
+
+def test_iu_known_sentences_give_the_expected_triplets():
+    by_text = {s.text: s for s in iu_sentences()}
+    missing = sorted(set(IU_KNOWN) - set(by_text))
+    assert not missing, f"not among the first {IU_REPORTS_READ} IU reports: {missing}"
+    for text, expected in IU_KNOWN.items():
+        assert {(t.region, t.finding, t.existence) for t in by_text[text].triplets} == expected, text
+    assert by_text["Trachea is midline."].normal_regions == ("trachea",)
