@@ -1,7 +1,6 @@
 """Benchmark: a sweep on Ray vs. the same runs one after another in one process.
 
-The grid (default: random-r18 x rsna-lp, covidx-lp, siim-seg x 10 / 100 % x seed 0, segmentation capped at
-3 epochs) runs twice from cold caches: sequentially with ``asgbench.run.run`` in this process, then as Ray
+The grid (default: random-r18 x rsna-lp, covidx-lp, nih-lp x 10 / 100 % x seed 0) runs twice from cold caches: sequentially with ``asgbench.run.run`` in this process, then as Ray
 Tune trials with one CPU each on a local Ray. Prints both wall times and their ratio.
 Run: ``python benchmarks/bench_sweep.py --suite .asgbench/demo/suite-small``.
 """
@@ -23,7 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", type=Path, default=Path(".asgbench/demo/suite-small"))
     parser.add_argument("--models", default="random-r18")
-    parser.add_argument("--tasks", default="rsna-lp,covidx-lp,siim-seg")
+    parser.add_argument("--tasks", default="rsna-lp,covidx-lp,nih-lp")
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     spec = SweepSpec(models=tuple(args.models.split(",")), tasks=tuple(args.tasks.split(",")), fractions=(10, 100), seeds=(0,),
