@@ -322,7 +322,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                   f"(of {total})", file=sys.stderr, flush=True)
 
     report = sweep(spec, context, address=args.address, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                   total_cpus=args.cpus, progress=progress)
+                   total_cpus=args.cpus, group_by=args.group_by, progress=progress)
     print(f"sweep: {report.planned} runs: {len(report.skipped)} already done, {len(report.done)} ran, "
           f"{len(report.failed)} failed, in {report.seconds:.0f} s; results in {args.out}")
     for run_id, error in report.failed.items():
@@ -340,7 +340,12 @@ def cmd_table(args: argparse.Namespace) -> int:
         raise ConfigError("--plot needs --task (the task whose metric is plotted against the label fraction)")
     if args.update:
         text = args.update.read_text()
-        args.update.write_text(tables.update_readme(text, tables.render_tables(frame, "md")))
+        rendered = tables.render_tables(frame, "md")
+        wanted = {name: body for name, body in rendered.items() if tables.markers(name)[0] in text}
+        if not wanted:
+            raise ConfigError(f"{args.update}: no table markers; add e.g. {' '.join(tables.markers('linear-probe'))} "
+                              f"where a table should go (tables: {', '.join(rendered)})")
+        args.update.write_text(tables.update_readme(text, wanted))
         print(f"{args.update}: tables updated from {frame['run_id'].nunique() if 'run_id' in frame else len(frame)} runs")
     else:
         print("\n\n".join(tables.render_tables(frame, args.format).values()))
@@ -367,22 +372,42 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 # -- pretrain ---------------------------------------------------------------------------------------
 def cmd_pretrain_prepare(args: argparse.Namespace) -> int:
+    if args.asg_labels is not None:
+        return _pretrain_prepare_from_official(args)
     from asgbench.pretrain.prepare import prepare
 
     scene_graphs = args.scene_graphs
     if scene_graphs is None and (args.data_root.parent / "chest-imagenome").is_dir():
         scene_graphs = args.data_root.parent / "chest-imagenome"  # the synthetic suite keeps them beside mimic/
-    progress = _ProgressLine(args.quiet)
-    try:
-        manifest = prepare(args.data_root, args.out, scene_graphs=scene_graphs,
-                           progress=lambda done, total: progress("reports and regions", done, total))
-    finally:
-        progress.close()
+    manifest = _with_progress_line(args.quiet, "reports and regions", lambda progress: prepare(
+        args.data_root, args.out, scene_graphs=scene_graphs, progress=progress))
     counts = manifest["counts"]
     print(f"{args.out}: {counts['images']} image-report pairs (train {counts.get('train', 0)}, val "
           f"{counts.get('val', 0)}, test {counts.get('test', 0)}), {counts['sentences']} sentences; region boxes from "
           f"scene graphs for {counts['scene_graph_boxes']}, atlas for {counts['atlas_boxes']}; "
           f"ARSA slots: rules {counts['rules_slots']}, scene-graph {counts['scene_graph_slots']}")
+    return 0
+
+
+def _with_progress_line(quiet: bool, label: str, work):
+    """Run ``work(progress)`` with a ``progress(done, total)`` that redraws one line on stderr."""
+    line = _ProgressLine(quiet)
+    try:
+        return work(lambda done, total: line(label, done, total))
+    finally:
+        line.close()
+
+
+def _pretrain_prepare_from_official(args: argparse.Namespace) -> int:
+    from asgbench.pretrain.official_labels import prepare_from_official
+
+    manifest = _with_progress_line(args.quiet, "official labels", lambda progress: prepare_from_official(
+        args.data_root, args.asg_labels, args.out, progress=progress))
+    counts = manifest["counts"]
+    print(f"{args.out}: {counts['images']} image-report pairs from {args.asg_labels}/labels.pickle (train "
+          f"{counts['train']}, val {counts['val']}), {counts['sentences']} sentences; ARSA slots: official "
+          f"{counts['official_slots']}; skipped: {counts['unlisted']} in neither split list, {counts['unmatched']} not "
+          f"in the MIMIC index, {counts['empty_reports']} without sentences")
     return 0
 
 
@@ -404,17 +429,25 @@ def cmd_pretrain_train(args: argparse.Namespace) -> int:
     if outcome.best_epoch:
         print(f"{outcome.checkpoint}: best val loss {outcome.best_val_loss:.4f} at epoch {outcome.best_epoch} of "
               f"{outcome.epochs_run}; evaluate it with `asgbench run --model asg --checkpoint {outcome.checkpoint} --task ...`")
+    elif outcome.epochs_run == 0:
+        print(f"{outcome.checkpoint}: the initial weights, untrained (optim.max_epochs=0): a random-init baseline of "
+              f"the same network")
     return 0
 
 
 # -- demo -------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
-    from asgbench.demo import run_demo
+    from asgbench.demo import PLANS, run_demo
 
     def say(line: str) -> None:
         print(line, flush=True)
 
-    run_demo(Path(args.workdir), size=args.size, seed=args.seed, say=say)
+    plan = PLANS["quick" if args.quick else "full"]
+    results = args.results if args.results is not None else (Path("results/demo") if not args.quick else None)
+    readme = None if args.quick or args.no_readme else Path("README.md")
+    if readme is not None and not readme.is_file():
+        readme = None
+    run_demo(Path(args.workdir), plan=plan, seed=args.seed, cpus=args.cpus, results=results, readme=readme, say=say)
     return 0
 
 
@@ -507,6 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_cmd.add_argument("--address", default=None, help="join a Ray cluster at HOST:PORT (default: a local Ray)")
     sweep_cmd.add_argument("--cpus", type=int, default=None, help="CPUs a local Ray may use (default: all)")
     sweep_cmd.add_argument("--cpus-per-trial", type=float, default=1.0)
+    sweep_cmd.add_argument("--group-by", choices=("run", "features"), default="run",
+                           help="one Ray trial per run, or per (model, task) so features are extracted once (default: run)")
     sweep_cmd.add_argument("--gpus-per-trial", type=float, default=0.0)
     sweep_cmd.add_argument("--data-root", type=Path, default=None)
     sweep_cmd.add_argument("--cache-dir", type=Path, default=None)
@@ -534,7 +569,11 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain_verbs = pretrain.add_subparsers(dest="pretrain_verb", metavar="ACTION", required=True)
     prepare = pretrain_verbs.add_parser("prepare", help="parse reports, align sentences to regions, write the annotation file")
     prepare.add_argument("--data-root", required=True, type=Path, help="the MIMIC-CXR-JPG folder (with the reports)")
-    prepare.add_argument("--scene-graphs", type=Path, default=None, help="a Chest ImaGenome folder (default: none; atlas boxes)")
+    boxes = prepare.add_mutually_exclusive_group()
+    boxes.add_argument("--scene-graphs", type=Path, default=None, help="a Chest ImaGenome folder (default: none; atlas boxes)")
+    boxes.add_argument("--asg-labels", type=Path, default=None, metavar="DIR",
+                       help="import the official ASG release instead: DIR holds labels.pickle, train_filenames.csv, "
+                            "valid_filenames.csv")
     prepare.add_argument("--out", required=True, type=Path, help="where annotations.jsonl.gz and manifest.json go")
     prepare.add_argument("--quiet", action="store_true")
     prepare.set_defaults(handler=cmd_pretrain_prepare)
@@ -547,7 +586,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = verbs.add_parser("demo", help="the main job on the embedded synthetic suite")
     demo.add_argument("--workdir", type=Path, default=Path(".asgbench/demo"), help="where the suite and caches go")
-    demo.add_argument("--size", default="small", choices=("tiny", "small"))
+    demo.add_argument("--quick", action="store_true", help="the same path on the tiny suite in a few minutes (as the tests run it)")
+    demo.add_argument("--cpus", type=int, default=None, help="CPUs to use (default: all)")
+    demo.add_argument("--results", type=Path, default=None, help="where tables and plots go (default: results/demo; --quick: in --workdir)")
+    demo.add_argument("--no-readme", action="store_true", help="do not update README.md's demo section")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=cmd_demo)
     return parser

@@ -45,6 +45,10 @@ def write_json_atomic(path: Path, data: dict) -> None:
     _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=False, allow_nan=True) + "\n"))
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    _atomic_write(path, lambda p: p.write_text(text))
+
+
 def write_result(out: Path, result: dict, predictions: pd.DataFrame) -> Path:
     """Predictions first, then the JSON that marks the run finished."""
     validate_result(result)

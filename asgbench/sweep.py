@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,24 +62,41 @@ def expand(sweep: SweepSpec) -> list[RunSpec]:
 
 
 def _trial(config: dict) -> None:
-    """One Ray Tune trial: run one spec; record a failure instead of raising it."""
+    """One Ray Tune trial: run its specs in order; record each failure instead of raising it."""
     from ray import tune
 
     from asgbench.run import run
 
     config = config["trial"]
-    spec = RunSpec(**{**config["spec"], "overrides": tuple(config["spec"]["overrides"])})
     context = RunContext(**{k: (Path(v) if k in ("data_root", "out", "cache_dir") and v is not None else v)
                             for k, v in config["context"].items()})
-    try:
-        outcome = run(spec, context)
-        tune.report({"status": "done", "run_id": outcome.run_id, "value": outcome.result["headline"]["value"]})
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded and reported, never hidden
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        write_json_atomic(Path(context.out) / FAILED_DIR / f"{config['run_id']}.json",
-                          {"run_id": config["run_id"], "spec": config["spec"], "error": message,
-                           "kind": type(exc).__name__, "traceback": traceback.format_exc()[-4000:]})
-        tune.report({"status": "failed", "run_id": config["run_id"], "error": message})
+    for item in config["runs"]:
+        spec = RunSpec(**{**item["spec"], "overrides": tuple(item["spec"]["overrides"])})
+        try:
+            outcome = run(spec, context)
+            tune.report({"status": "done", "run_id": outcome.run_id, "value": outcome.result["headline"]["value"]})
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded and reported, never hidden
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            write_json_atomic(Path(context.out) / FAILED_DIR / f"{item['run_id']}.json",
+                              {"run_id": item["run_id"], "spec": item["spec"], "error": message,
+                               "kind": type(exc).__name__, "traceback": traceback.format_exc()[-4000:]})
+            tune.report({"status": "failed", "run_id": item["run_id"], "error": message})
+
+
+def group_runs(planned: list, group_by: str) -> list[list]:
+    """Trials as lists of runs: one run each, or every run that reads the same cached features together.
+
+    ``features`` keeps a (model, checkpoint, task) in one trial, so its features are extracted once and
+    the trial's worker pays its start-up once for all fractions and seeds instead of once per run.
+    """
+    if group_by == "run":
+        return [[r] for r in planned]
+    if group_by != "features":
+        raise ConfigError(f"group_by must be 'run' or 'features', not {group_by!r}")
+    groups: dict[tuple, list] = {}
+    for r in planned:
+        groups.setdefault((r.spec.model, r.spec.checkpoint, r.spec.task), []).append(r)
+    return list(groups.values())
 
 
 def _start_ray(address: str | None, cpus: int | None) -> None:
@@ -95,13 +112,15 @@ def _start_ray(address: str | None, cpus: int | None) -> None:
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
 
 
-def sweep(spec: SweepSpec, context: RunContext, *, address: str | None = None, cpus_per_trial: float = 1.0,
-          gpus_per_trial: float = 0.0, total_cpus: int | None = None,
+def sweep(spec: SweepSpec | Sequence[SweepSpec], context: RunContext, *, address: str | None = None, cpus_per_trial: float = 1.0,
+          gpus_per_trial: float = 0.0, total_cpus: int | None = None, group_by: str = "run",
           progress: Callable[[int, int, int, int], None] | None = None) -> SweepReport:
-    """Run the grid; ``progress(done, running, failed, total)`` is called as trials change state."""
+    """Run the grid (or the union of several grids, in one Ray session); ``progress(done, running, failed,
+    total)`` is called as runs finish."""
     started = time.perf_counter()
     planned, skipped, seen = [], [], set()
-    for run_spec in expand(spec):
+    grids = [spec] if isinstance(spec, SweepSpec) else list(spec)
+    for run_spec in (one for grid in grids for one in expand(grid)):
         resolved = resolve(run_spec, context)
         if resolved.run_id in seen:
             continue
@@ -122,28 +141,32 @@ def sweep(spec: SweepSpec, context: RunContext, *, address: str | None = None, c
     _start_ray(address, total_cpus)
     # Ray workers do not run in this directory: every path they get is absolute
     context_dict = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v) for k, v in asdict(context).items()}
-    space = [{"run_id": r.run_id, "context": context_dict,
-              "spec": {**asdict(r.spec), "overrides": list(r.spec.overrides),
-                       "checkpoint": str(Path(r.spec.checkpoint).resolve()) if r.spec.checkpoint else None}}
-             for r in planned]
+    space = [{"context": context_dict,
+              "runs": [{"run_id": r.run_id,
+                        "spec": {**asdict(r.spec), "overrides": list(r.spec.overrides),
+                                 "checkpoint": str(Path(r.spec.checkpoint).resolve()) if r.spec.checkpoint else None}}
+                       for r in group]}
+             for group in group_runs(planned, group_by)]
     state = {"done": 0, "running": 0, "failed": 0}
+    reported: dict[str, int] = {}
 
     class Progress(tune.Callback):
+        """Counts runs, not trials: a trial reports once per run it finishes."""
+
         def on_trial_start(self, iteration, trials, trial, **info):
-            state["running"] += 1
+            state["running"] += len(trial.config["trial"]["runs"])
             self._tell()
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            trial.last_status = result.get("status")
-
-        def on_trial_complete(self, iteration, trials, trial, **info):
+            reported[trial.trial_id] = reported.get(trial.trial_id, 0) + 1
             state["running"] -= 1
-            state["failed" if getattr(trial, "last_status", "done") == "failed" else "done"] += 1
+            state["failed" if result.get("status") == "failed" else "done"] += 1
             self._tell()
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            state["running"] -= 1
-            state["failed"] += 1
+            unfinished = len(trial.config["trial"]["runs"]) - reported.get(trial.trial_id, 0)
+            state["running"] = max(0, state["running"] - unfinished)
+            state["failed"] += unfinished
             self._tell()
 
         def _tell(self):
@@ -163,17 +186,30 @@ def sweep(spec: SweepSpec, context: RunContext, *, address: str | None = None, c
         grid = tuner.fit()
     done, failed = [], {}
     for result in grid:
-        metrics = result.metrics or {}
-        run_id = metrics.get("run_id") or (result.config or {}).get("trial", {}).get("run_id", "?")
-        if result.error is not None:
-            failed[run_id] = " ".join(str(result.error).split())[:500]
-        elif metrics.get("status") == "failed":
-            failed[run_id] = metrics.get("error", "failed")
-        else:
-            done.append(run_id)
+        runs = (result.config or {}).get("trial", {}).get("runs", [])
+        history = result.metrics_dataframe
+        reported = {} if history is None or "run_id" not in history else dict(zip(history["run_id"], history["status"]))
+        for item in runs:
+            run_id = item["run_id"]
+            status = reported.get(run_id)
+            if status == "done":
+                done.append(run_id)
+            elif status == "failed":
+                failed[run_id] = _failure_message(Path(context.out), run_id)
+            else:
+                failed[run_id] = " ".join(str(result.error).split())[:500] if result.error else "did not run"
     if not address:
         ray.shutdown()
     return SweepReport(len(skipped) + total, skipped, done, failed, time.perf_counter() - started)
+
+
+def _failure_message(out: Path, run_id: str) -> str:
+    import json
+
+    try:
+        return json.loads((out / FAILED_DIR / f"{run_id}.json").read_text())["error"]
+    except (OSError, ValueError, KeyError):
+        return "failed"
 
 
 def load_sweep_file(path: Path) -> dict:

@@ -63,9 +63,9 @@ def checkpoint_variant(result: dict) -> str:
     return objectives_label(objectives, provenance.get("arsa_alignment")) if objectives else ""
 
 
-def model_group(model: str, architecture: str) -> str:
-    """"init" for random/ImageNet baselines, else "ViT" or "CNN" by backbone, as the README groups rows."""
-    if model.startswith(("random-", "imagenet-")):
+def model_group(model: str, architecture: str, untrained: bool = False) -> str:
+    """"init" for random/ImageNet baselines (and untrained exports), else "ViT" or "CNN" by backbone."""
+    if untrained or model.startswith(("random-", "imagenet-")):
         return "init"
     return "ViT" if architecture.lower().startswith(VIT_PREFIXES) else "CNN"
 
@@ -81,7 +81,7 @@ def collect(results: Iterable[dict]) -> pd.DataFrame:
         identity = {
             "run_id": result["run_id"], "created": result["created"], "model": spec["model"],
             "variant": checkpoint_variant(result), "architecture": encoder["architecture"],
-            "group": model_group(spec["model"], encoder["architecture"]), "task": task["name"],
+            "group": model_group(spec["model"], encoder["architecture"], provenance.get("best_epoch") == 0), "task": task["name"],
             "dataset": task["dataset"], "kind": task["kind"], "fraction": int(spec["fraction"]),
             "draw": int(spec["draw"]), "seed": int(spec["seed"]), "split_protocol": spec["split_protocol"],
             "protocol": spec["protocol"],

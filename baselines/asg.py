@@ -32,7 +32,7 @@ class AsgEntry:
     def __getattr__(self, item: str):
         return getattr(self.default, item)
 
-    def resolve(self, checkpoint: str | Path | None) -> EncoderConfig:
+    def resolve(self, checkpoint: str | Path | None, name: str | None = None) -> EncoderConfig:
         if checkpoint is None or Path(checkpoint).suffix != ".safetensors":
             return self.default
         sidecar = Path(checkpoint).with_suffix(".json")
@@ -41,7 +41,7 @@ class AsgEntry:
         meta = json.loads(sidecar.read_text())
         if meta.get("format") != OWN_FORMAT:
             raise DataLayoutError(f"{sidecar}: expected format {OWN_FORMAT!r}, found {meta.get('format')!r}")
-        return own_config(self.default.name, meta)
+        return own_config(name or self.default.name, meta)
 
 
 def own_config(name: str, meta: dict) -> EncoderConfig:

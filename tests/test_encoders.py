@@ -112,3 +112,18 @@ def test_random_entries_are_seeded():
     b = create_encoder("random-r18", seed=3)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert not a.has("zero-shot") or a.config.zero_shot is None
+
+
+def test_a_narrow_resnet_keeps_torchvision_names_at_a_quarter_of_the_compute():
+    import torchvision
+
+    from asgbench.encoders.backbones import build_backbone
+
+    full, narrow = build_backbone("resnet18"), build_backbone("resnet18", width=32)
+    reference = {k for k in torchvision.models.resnet18(weights=None).state_dict() if not k.startswith("fc.")}
+    assert set(narrow.state_dict()) == set(full.state_dict()) == reference
+    features = narrow(torch.zeros(2, 3, 64, 64))
+    assert features.global_feature.shape == (2, 256) and narrow.feature_dim == 256
+    assert features.maps["layer1"].shape[1] == 32 and features.maps["layer4"].shape[1] == 256
+    count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
+    assert 0.2 < count(narrow) / count(full) < 0.3

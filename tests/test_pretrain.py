@@ -143,3 +143,36 @@ def test_two_process_gloo_run_completes(annotations, tmp_path):
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert (out / "asg-tiny.safetensors").is_file()
     assert len(_history(out)) == 1
+
+
+def test_an_untrained_export_is_a_random_init_baseline_under_its_own_name(annotations, tmp_path):
+    from asgbench.encoders import create_encoder
+    from asgbench.tables import model_group
+
+    out = tmp_path / "untrained"
+    assert main(train_args(annotations, out, "optim.max_epochs=0", "text.pooling=mean", "image.width=32")) == 0
+    meta = json.loads((out / "asg-tiny.json").read_text())
+    assert meta["objectives"] == [] and meta["best_epoch"] == 0 and meta["text_pooling"] == "mean"
+    assert not (out / "history.csv").is_file() or not _history(out)
+    encoder = create_encoder("asg-untrained", out / "asg-tiny.safetensors")
+    assert encoder.config.name == "asg-untrained" and encoder.config.provenance["best_epoch"] == 0
+    assert encoder.config.feature_dim == 256 and encoder.config.text_pooling == "mean"
+    assert model_group("asg-untrained", "resnet18", untrained=True) == "init"
+
+
+def test_tag_queries_without_a_pretrained_text_model_tell_the_tags_apart(annotations, tmp_path):
+    from asgbench.encoders.text import load_tokenizer
+    from asgbench.pretrain.model import build_text_encoder
+    from asgbench.pretrain.tag_decoder import encode_tag_queries
+
+    out = tmp_path / "queries"
+    assert main(train_args(annotations, out, "optim.max_epochs=0")) == 0
+    queries = torch.nn.functional.normalize(torch.load(out / "tag_queries.pt")["vectors"], dim=1)
+    off_diagonal = (queries @ queries.T)[~torch.eye(len(queries), dtype=torch.bool)]
+    assert off_diagonal.max() < 0.95
+    # the [CLS] of the same untrained BERT is one vector for every tag: why it is not used
+    config = load_config(None, [f"annotations={annotations}", f"out={out}", *SMALL])
+    torch.manual_seed(0)
+    cls = torch.nn.functional.normalize(
+        encode_tag_queries(build_text_encoder(config, len(load_tokenizer(out / "tokenizer"))), load_tokenizer(out / "tokenizer")), dim=1)
+    assert (cls @ cls.T).min() > 0.99

@@ -185,3 +185,22 @@ def test_a_killed_run_leaves_no_result_and_the_next_run_resumes(workspace, tmp_p
     assert result["selection"]["epochs_run"] == 4
     assert not list((out / ".partial").glob("*.pt"))
     assert isinstance(pd.read_parquet(out / f"{result['run_id']}.predictions.parquet"), pd.DataFrame)
+
+
+@pytest.mark.parametrize("model", ["random-r18", "random-vit-tiny"])
+def test_reused_encodings_give_the_same_segmentation_as_encoding_every_epoch(workspace, capsys, monkeypatch, model):
+    from asgbench.tasks import segmentation
+
+    args = ("--model", model, "--task", "siim-seg", "--set", "max_epochs=2", "--set", "batch_size=8", "--set", "augment=false")
+    code, out, err = run_cli(workspace, capsys, *args, "--seed", "3")
+    assert code == 0, err
+    reused = result_of(out, workspace)
+    assert reused["selection"]["encodings_reused"] is True
+    monkeypatch.setattr(segmentation, "ENCODING_CACHE_BYTES", 0)          # too small: encode every epoch
+    code, out, err = run_cli(workspace, capsys, *args, "--seed", "3", "--force")
+    assert code == 0, err
+    again = result_of(out, workspace)
+    assert again["selection"]["encodings_reused"] is False
+    assert [h["val_dice"] for h in again["selection"]["history"]] == pytest.approx(
+        [h["val_dice"] for h in reused["selection"]["history"]], abs=1e-6)
+    assert again["metrics"]["dice"]["value"] == pytest.approx(reused["metrics"]["dice"]["value"], abs=1e-6)

@@ -83,3 +83,17 @@ def test_a_failing_trial_is_recorded_and_the_others_finish(tiny_suite, tmp_path,
     assert "1 failed" in finished.stdout and "cannot run zero-shot" in finished.stdout
     run_id = resolve(RunSpec("random-r18", "rsna-lp", fraction=1), RunContext(data_root=tiny_suite)).run_id
     assert (out / f"{run_id}.json").is_file()
+
+
+def test_runs_sharing_features_are_grouped_into_one_trial(tiny_suite):
+    from asgbench.sweep import group_runs
+
+    context = RunContext(data_root=tiny_suite)
+    planned = [resolve(spec, context) for spec in expand(SweepSpec(models=("random-r18",), tasks=("rsna-lp", "covidx-lp"),
+                                                                   fractions=(10, 100), seeds=(0, 1)))]
+    assert [len(group) for group in group_runs(planned, "run")] == [1] * 8
+    grouped = group_runs(planned, "features")
+    assert sorted(len(group) for group in grouped) == [4, 4]
+    assert all(len({r.spec.task for r in group}) == 1 for group in grouped)
+    with pytest.raises(Exception, match="group_by"):
+        group_runs(planned, "dataset")

@@ -329,3 +329,24 @@ def test_published_numbers_are_complete_and_mapped():
     random_seg = next(row for row in REPORTED if row.table == "segmentation" and row.method == "Random Init")
     assert random_seg.values[Column("siim-seg", "dice", 1)] == 9.0
     assert all(len(row.values) == 12 for row in reported_rows("linear-probe"))
+
+
+def test_table_update_fills_the_markers_a_file_has_and_names_them_when_it_has_none(tmp_path, capsys):
+    from asgbench.cli import main
+
+    results = tmp_path / "runs"
+    results.mkdir()
+    for seed in (0, 1):
+        result = make_result("mgca-r50", "nih-lp", 1, seed, _value("mgca-r50", "nih-lp", 1))
+        (results / f"{result['run_id']}.json").write_text(json.dumps(result))
+    board = tmp_path / "BOARD.md"
+    begin, end = markers("linear-probe")
+    board.write_text(f"# board\n\n{begin}\n{end}\n\nkept\n")
+    assert main(["table", "--results", str(results), "--update", str(board)]) == 0
+    text = board.read_text()
+    assert "mgca-r50" in text and text.endswith("kept\n")
+    bare = tmp_path / "BARE.md"
+    bare.write_text("# nothing marked\n")
+    capsys.readouterr()
+    assert main(["table", "--results", str(results), "--update", str(bare)]) == 2
+    assert "no table markers" in capsys.readouterr().err and bare.read_text() == "# nothing marked\n"

@@ -42,6 +42,7 @@ for _name, _entry, _aliases in (
     ("imagenet-vit", "baselines.initial:IMAGENET_VIT", ()),
 ):
     MODELS.register(_name, _entry, aliases=_aliases)
+MODELS.register_family("asg-", "asg-vit")   # asg-<anything>: an ASG checkpoint under a name of the user's choice
 
 BACKBONE = "backbone"
 
@@ -76,7 +77,7 @@ def create_encoder(name: str, checkpoint: str | Path | None = None, *, trust_che
     """Build the registered model ``name`` and load its weights (strictly, with a load report)."""
     config = MODELS.get(name)
     if callable(getattr(config, "resolve", None)):
-        config = config.resolve(checkpoint)
+        config = config.resolve(checkpoint, name=MODELS.canonical(name))
     path = resolve_checkpoint(config, checkpoint)
     torch.manual_seed(seed)
     backbone = build_backbone(config.architecture, **{**config.backbone_options, **backbone_overrides})

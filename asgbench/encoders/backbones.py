@@ -24,21 +24,49 @@ class Features:
     maps: dict[str, torch.Tensor]         # named multi-scale maps, B x C x H x W
 
 
+def _torchvision_resnet(depth: int, width: int) -> nn.Module:
+    """torchvision's ResNet-18/50, or the same network with ``width`` stem channels instead of 64.
+
+    A narrower ResNet keeps torchvision's module names (so checkpoints stay in its key layout) and costs
+    about (width/64)^2 of the compute: what pre-training on two CPU cores can afford.
+    """
+    import torchvision
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+
+    net = {18: torchvision.models.resnet18, 50: torchvision.models.resnet50}[depth](weights=None)
+    if width == 64:
+        return net
+    block, blocks = {18: (BasicBlock, (2, 2, 2, 2)), 50: (Bottleneck, (3, 4, 6, 3))}[depth]
+    net.inplanes = width
+    net.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(width)
+    for stage, count in enumerate(blocks):
+        setattr(net, f"layer{stage + 1}", net._make_layer(block, width * 2**stage, count, stride=1 if stage == 0 else 2))
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    return net
+
+
 class ResNetBackbone(nn.Module):
-    """torchvision ResNet (``fc`` removed); optionally stops after layer3 or upsamples the input first."""
+    """torchvision ResNet (``fc`` removed); optionally stops after layer3, upsamples the input first, or is
+    narrower than 64 stem channels."""
 
-    def __init__(self, depth: int = 50, *, stop_after: str = "layer4", upsample_to: int | None = None, local: str | None = None) -> None:
+    def __init__(self, depth: int = 50, *, stop_after: str = "layer4", upsample_to: int | None = None, local: str | None = None,
+                 width: int = 64) -> None:
         super().__init__()
-        import torchvision
-
-        base = {18: torchvision.models.resnet18, 50: torchvision.models.resnet50}[depth](weights=None)
+        base = _torchvision_resnet(depth, width)
         self.conv1, self.bn1, self.relu, self.maxpool = base.conv1, base.bn1, base.relu, base.maxpool
         self.stages = ["layer1", "layer2", "layer3"] + (["layer4"] if stop_after == "layer4" else [])
         for stage in self.stages:
             setattr(self, stage, getattr(base, stage))
         self.upsample_to = upsample_to
         self.local = local or self.stages[-1]  # the map whose positions are the "tokens"
-        widths = {18: (64, 64, 128, 256, 512), 50: (64, 256, 512, 1024, 2048)}[depth]
+        scale = width / 64
+        widths = tuple(int(c * scale) for c in {18: (64, 64, 128, 256, 512), 50: (64, 256, 512, 1024, 2048)}[depth])
         self.channels = dict(zip(["stem", "layer1", "layer2", "layer3", "layer4"], widths))
         self.feature_dim = self.channels[self.stages[-1]]
 

@@ -67,7 +67,7 @@ class EncoderConfig:
     zero_shot: str | None = None      # scorer name, or None when the model has no text side
     text_tower: str | None = None     # what the text side is, in words
     tokenizer: str | None = None      # tokenizer folder: beside the checkpoint, else under $ASGBENCH_WEIGHTS
-    text_pooling: str = "cls"         # how the text tower's output becomes one vector: cls | medclip
+    text_pooling: str = "cls"         # how the text tower's output becomes one vector: cls | medclip | mean
     file_name: str | None = None      # expected checkpoint file under $ASGBENCH_WEIGHTS
     sha256: str | None = None
     paper: str = ""

@@ -13,7 +13,7 @@ from asgbench.config import from_mapping, with_overrides
 from asgbench.errors import ConfigError
 
 OBJECTIVES = ("ira", "arsa", "irl", "erl")
-ALIGNMENTS = ("rules", "scene-graph")
+ALIGNMENTS = ("rules", "scene-graph", "official")
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class ImageConfig:
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
     upsample_to: int | None = None              # ResNet-50 in MGCA/ASG: 299
+    width: int = 64                             # ResNet stem channels (64 = torchvision's; 32 costs about a quarter)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class TextConfig:
     intermediate: int = 3072
     vocab_size: int = 8192                      # WordPiece size when the tokenizer is trained here
     max_words: int = 112
-    tag_bert: str | None = None                 # frozen BERT for the 40 tag queries; None: the report BERT's initial weights
+    pooling: str = "cls"                        # the report's global vector: "cls" (ASG) or "mean" of the tokens, which a
+                                                # BERT trained from scratch separates from the first step ([CLS] does not)
+    tag_bert: str | None = None                 # frozen BERT for the 40 tag queries ([CLS]); None: the report BERT's initial word-piece embeddings
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class LossConfig:
     objectives: tuple[str, ...] = OBJECTIVES
-    arsa_alignment: str = "rules"               # rules: the parser's region-sentence links; scene-graph: Chest ImaGenome's
+    arsa_alignment: str = "rules"               # rules: the parser's region-sentence links; scene-graph: Chest ImaGenome's;
+                                                # official: the ASG release's labels.pickle (prepare --asg-labels)
     ira: float = 1.0
     arsa: float = 1.0
     irl: float = 5.0
@@ -93,6 +97,8 @@ class TrainConfig:
         unknown = set(self.loss.objectives) - set(OBJECTIVES)
         if unknown or not self.loss.objectives:
             raise ConfigError(f"loss.objectives must be a non-empty subset of {', '.join(OBJECTIVES)}, not {self.loss.objectives}")
+        if self.text.pooling not in ("cls", "mean"):
+            raise ConfigError(f"text.pooling must be 'cls' or 'mean', not {self.text.pooling!r}")
         if self.loss.arsa_alignment not in ALIGNMENTS:
             raise ConfigError(f"loss.arsa_alignment must be one of {', '.join(ALIGNMENTS)}, not {self.loss.arsa_alignment!r}")
         if not self.annotations:

@@ -36,6 +36,8 @@ def backbone_options(config: TrainConfig) -> dict:
         options["local"] = "layer3"
         if config.image.upsample_to:
             options["upsample_to"] = config.image.upsample_to
+        if config.image.width != 64:
+            options["width"] = config.image.width
     elif config.image.architecture.startswith("vit"):
         options["pool"] = "token"
         if config.image.size != 224:
@@ -105,8 +107,9 @@ class ASGModel(nn.Module):
         text_dim = self.text_encoder.config.hidden_size
         self.text_global = GlobalEmbedding(text_dim, model.head_hidden, model.embed_dim)
         self.text_local = LocalEmbedding(text_dim, model.head_hidden, model.embed_dim)
-        width = token_dim if token_dim % model.irl_heads == 0 else model.irl_heads * max(1, token_dim // model.irl_heads)
-        self.irl = TagDecoder(tag_queries, token_dim, TagDecoderConfig(width, model.irl_layers, model.irl_heads, model.irl_ffn, model.dropout))
+        tag_dim = self._tag_tokens(probe).shape[-1]
+        width = tag_dim if tag_dim % model.irl_heads == 0 else model.irl_heads * max(1, tag_dim // model.irl_heads)
+        self.irl = TagDecoder(tag_queries, tag_dim, TagDecoderConfig(width, model.irl_layers, model.irl_heads, model.irl_ffn, model.dropout))
         self.feature_dim = feature_dim
         self.token_dim = token_dim
 
@@ -120,11 +123,28 @@ class ASGModel(nn.Module):
 
         hidden = self.text_encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         words = aggregate_words(hidden, word_slots, self.config.text.max_words)
-        report_global = F.normalize(self.text_global(words[:, 0]), dim=-1)
+        if self.config.text.pooling == "mean":
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        else:
+            pooled = words[:, 0]
+        report_global = F.normalize(self.text_global(pooled), dim=-1)
         word_embeddings = F.normalize(self.text_local(words[:, 1:]), dim=-1)
         used = (words[:, 1:].abs().sum(-1, keepdim=True) > 0).to(word_embeddings.dtype)
-        tag_logits = self.irl(features.tokens) if with_tags else None
+        tag_logits = self.irl(self._tag_tokens(features)) if with_tags else None
         return ModelOutput(image_global, patch_map, report_global, word_embeddings * used, tag_logits)
+
+    def _tag_tokens(self, features) -> Tensor:
+        """What IRL attends to: the backbone's last map, as ViT's final patch tokens are in the released code.
+
+        A ResNet's local tokens are layer3 (for ARSA, as in MGCA); reading IRL from layer3 as well would
+        leave layer4, whose pooled output is the feature every downstream protocol uses, without the
+        tag supervision.
+        """
+        stages = getattr(self.image_encoder, "stages", None)
+        if stages and stages[-1] in features.maps and stages[-1] != getattr(self.image_encoder, "local", None):
+            return features.maps[stages[-1]].flatten(2).transpose(1, 2)
+        return features.tokens
 
     def export_parts(self) -> dict[str, nn.Module]:
         """The modules as asgbench's own ASG checkpoint names them."""

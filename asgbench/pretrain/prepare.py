@@ -30,7 +30,7 @@ FORMAT = "asgbench-asg-annotations"
 VALIDATION_SHARE = 0.05   # used only when the download lacks the official split file
 
 
-def _image_shape(path: Path) -> tuple[int, int]:
+def image_shape(path: Path) -> tuple[int, int]:
     """(height, width) from the file header, without decoding the pixels."""
     if path.suffix.lower() == ".dcm":
         import pydicom
@@ -106,7 +106,7 @@ def prepare(mimic_root: Path, out: Path, *, scene_graphs: Path | None = None,
                 graph_path = graph_folder / f"{row.image_id}{SCENE_GRAPH_SUFFIX}"
                 graph = read_scene_graph(graph_path) if graph_path.is_file() else None
             if graph is not None:
-                height, width = _image_shape(mimic_root / row.path)
+                height, width = image_shape(mimic_root / row.path)
                 boxes = to_canonical(graph.boxes, Letterbox.fit(height, width, CANONICAL_SIZE))
                 counts["scene_graph_boxes"] += 1
             else:

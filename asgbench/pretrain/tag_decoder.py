@@ -117,6 +117,26 @@ def encode_tag_queries(text_model: nn.Module, tokenizer, tags: Sequence[str] = A
     return hidden[:, 0].detach().float()
 
 
+def embedding_tag_queries(text_model: nn.Module, tokenizer, tags: Sequence[str] = ASG_TAGS) -> Tensor:
+    """Mean input word-piece embedding of each tag phrase -> T x hidden, for a text model nobody pre-trained.
+
+    An untrained BERT's [CLS] output is the same vector for every phrase (cosine 0.9997 between all 40 tags,
+    measured), so IRL's decoder could not tell its queries apart and learnt only the tags' base rate. The
+    word-piece embeddings are distinct random vectors from the start, and tags sharing a word share a piece.
+    """
+    if not tags:
+        raise ConfigError("no tag phrases to encode")
+    table = text_model.get_input_embeddings().weight.detach().float().cpu()
+    special = set(getattr(tokenizer, "all_special_ids", []))
+    rows = []
+    for tag in tags:
+        pieces = [i for i in tokenizer(tag, add_special_tokens=False)["input_ids"] if i not in special]
+        if not pieces:
+            raise ConfigError(f"tag {tag!r} has no word pieces in the tokenizer's vocabulary")
+        rows.append(table[pieces].mean(0))
+    return torch.stack(rows)
+
+
 @dataclass(frozen=True)
 class TagQueries:
     """The tag phrases and their frozen query vectors, cached to disk so the big text encoder runs once."""

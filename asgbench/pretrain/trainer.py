@@ -32,7 +32,7 @@ from asgbench.pretrain import losses
 from asgbench.pretrain.config import TrainConfig
 from asgbench.pretrain.data import Batch, BatchMaker, PairRecord, epoch_order, read_annotations
 from asgbench.pretrain.model import ASGModel, backbone_options
-from asgbench.pretrain.tag_decoder import TagQueries, encode_tag_queries
+from asgbench.pretrain.tag_decoder import TagQueries, embedding_tag_queries, encode_tag_queries
 from asgbench.progress import Progress
 from asgbench.vocab import ASG_TAGS
 
@@ -104,10 +104,10 @@ def _tag_queries(config: TrainConfig, out: Path, tokenizer, vocab_size: int) -> 
     if config.text.tag_bert:
         tag_model = BertModel.from_pretrained(config.text.tag_bert, add_pooling_layer=False, local_files_only=True)
         tag_tokenizer = load_tokenizer(config.text.tag_bert)
-    else:  # the report BERT as initialised (same seed as the model), frozen
+        vectors = encode_tag_queries(tag_model, tag_tokenizer, ASG_TAGS, "cpu")
+    else:  # no pre-trained text model: the report BERT's initial word-piece embeddings (same seed), frozen
         torch.manual_seed(config.seed)
-        tag_model, tag_tokenizer = build_text_encoder(config, vocab_size), tokenizer
-    vectors = encode_tag_queries(tag_model, tag_tokenizer, ASG_TAGS, "cpu")
+        vectors = embedding_tag_queries(build_text_encoder(config, vocab_size), tokenizer, ASG_TAGS)
     TagQueries(ASG_TAGS, vectors).save(cache)
     return vectors
 
@@ -137,8 +137,11 @@ def _export(model: ASGModel, config: TrainConfig, out: Path, tokenizer_folder: P
     meta = {
         "architecture": config.image.architecture, "feature_dim": model.feature_dim, "backbone_options": backbone_options(config),
         "input": {"size": config.image.size, "mean": list(config.image.mean), "std": list(config.image.std), "channels": 3, "crop": True},
-        "tokenizer": "tokenizer", "text_pooling": "cls", "objectives": list(config.loss.objectives),
-        "arsa_alignment": config.loss.arsa_alignment, "best_epoch": best_epoch, "val_loss": val_loss,
+        "tokenizer": "tokenizer", "text_pooling": config.text.pooling,
+        # an export before any training (best_epoch 0) learnt no objective: it is a random-init baseline
+        "objectives": list(config.loss.objectives) if best_epoch else [],
+        "arsa_alignment": config.loss.arsa_alignment if best_epoch else None, "best_epoch": best_epoch,
+        "val_loss": val_loss if math.isfinite(val_loss) else None,
         "text_tower": f"BERT ({model.text_encoder.config.num_hidden_layers} layers, hidden {model.text_encoder.config.hidden_size}) "
                       f"+ {config.model.embed_dim}-d global head; [CLS]",
         "feature": "global feature of the pre-trained backbone",
@@ -267,6 +270,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
         return {name: value / max(1, counts) for name, value in sums.items() if name == "total" or name in enabled}
 
     checkpoint = out / f"{config.name}.safetensors"
+    if config.optim.max_epochs == 0 and main_process:
+        # no training: the initial weights, a random-init baseline with exactly the trained models' architecture
+        checkpoint = _export(model, config, out, tokenizer_folder, 0, math.nan)
     started = time.perf_counter()
     while epoch < config.optim.max_epochs and stale < config.optim.patience:
         epoch += 1

@@ -69,10 +69,24 @@ class SegmentationModel(nn.Module):
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the decoder reads: the input and the tapped maps (U-Net) or the patch tokens (SETR-PUP).
+
+        With a frozen encoder and no augmentation these never change during training, so they can be
+        computed once per image and reused every epoch (``run_segmentation`` does).
+        """
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
             features = self.encoder.encode(x)
         if self.plain_vit:
-            return self.decoder(features.tokens, features.grid, tuple(x.shape[-2:]))
-        maps = [x] + [features.maps[t] for t in self.encoder.config.taps]
-        return self.head(self.decoder(maps))
+            return (features.tokens,)
+        return (x, *(features.maps[t] for t in self.encoder.config.taps))
+
+    def decode(self, encoded: tuple[torch.Tensor, ...], size: tuple[int, int]) -> torch.Tensor:
+        if self.plain_vit:
+            tokens = encoded[0]
+            side = int(round(tokens.shape[1] ** 0.5))
+            return self.decoder(tokens, (side, side), size)
+        return self.head(self.decoder(list(encoded)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x), tuple(x.shape[-2:]))

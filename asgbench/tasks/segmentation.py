@@ -3,8 +3,10 @@
 Loss is MGCA's ``10 * focal - log(soft Dice)``; AdamW at 5e-4 with weight decay 0.05; train-time
 augmentation is a random scale (+-10 %) and rotation (+-10 degrees) applied to image and mask together.
 Per-image Dice at threshold 0.5, where an image whose mask and prediction are both empty scores 1, averaged
-over the whole test split. After every epoch the training state is saved beside the run's output, so an
-interrupted run resumes from its last finished epoch.
+over the whole test split. With the encoder frozen and augmentation off, the decoder's inputs are computed
+once per image and reused every epoch (the same numbers, without the repeated forward passes). After every
+epoch the training state is saved beside the run's output, so an interrupted run resumes from its last
+finished epoch.
 """
 from __future__ import annotations
 
@@ -65,17 +67,43 @@ def _batches(n: int, size: int, order: np.ndarray | None = None):
         yield order[start : start + size]
 
 
-def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray, batch_size: int, device: str, threshold: float) -> np.ndarray:
-    """Binary predictions (N x S x S, bool) for canonical uint8 images."""
+def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray, batch_size: int, device: str, threshold: float,
+            encoded: tuple[torch.Tensor, ...] | None = None) -> np.ndarray:
+    """Binary predictions (N x S x S, bool) for canonical uint8 images (or their cached encodings)."""
     model.eval()
     out = []
+    size = (encoder.config.input.size, encoder.config.input.size)
     with torch.inference_mode():
         for index in _batches(len(images), batch_size):
-            x = encoder.preprocess(torch.from_numpy(images[index]).to(device))
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-                logits = model(x)
+                if encoded is not None:
+                    logits = model.decode(tuple(t[index].to(device) for t in encoded), size)
+                else:
+                    logits = model(encoder.preprocess(torch.from_numpy(images[index]).to(device)))
             out.append((logits.float().sigmoid() >= threshold)[:, 0].cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1, 1), dtype=bool)
+
+
+# Cached encodings are kept in memory only below this size; above it the encoder runs every epoch.
+ENCODING_CACHE_BYTES = 3 * 2**30
+
+
+def encode_once(model: SegmentationModel, encoder: Encoder, images: np.ndarray, batch_size: int, device: str,
+                budget: int | None = None) -> tuple[torch.Tensor, ...] | None:
+    """The decoder's inputs for every image, computed once (frozen encoder, no augmentation), or None when
+    they would not fit in ``budget`` bytes."""
+    budget = ENCODING_CACHE_BYTES if budget is None else budget
+    if len(images) == 0:
+        return None
+    model.eval()
+    parts: list[tuple[torch.Tensor, ...]] = []
+    with torch.inference_mode():
+        for index in _batches(len(images), batch_size):
+            encoded = model.encode(encoder.preprocess(torch.from_numpy(images[index]).to(device)))
+            if not parts and sum(t[0].numel() * t.element_size() for t in encoded) * len(images) > budget:
+                return None
+            parts.append(tuple(t.cpu() for t in encoded))
+    return tuple(torch.cat(column) for column in zip(*parts))
 
 
 def _aligned_masks(encoder: Encoder, masks: np.ndarray) -> np.ndarray:
@@ -95,6 +123,10 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     train, val, test = data.splits["train"], data.splits["val"], data.splits["test"]
     train_images, train_masks = store.batch(train.image_ids), data.masks("train")
     val_images, val_truth = store.batch(val.image_ids), _aligned_masks(encoder, data.masks("val"))
+    reuse_encodings = not spec.finetune and not spec.augment
+    train_encoded = encode_once(model, encoder, train_images, spec.batch_size, device) if reuse_encodings else None
+    val_encoded = encode_once(model, encoder, val_images, spec.batch_size, device) if train_encoded is not None else None
+    size = (encoder.config.input.size, encoder.config.input.size)
 
     epoch, best_dice, best_epoch, stale, best_state, history = 0, -1.0, 0, 0, None, []
     if state_file is not None and state_file.is_file():
@@ -113,12 +145,16 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
         order = rng.permutation(len(train_images))
         losses = []
         for done, index in enumerate(_batches(len(order), spec.batch_size, order)):
-            x = encoder.preprocess(torch.from_numpy(train_images[index]).to(device))
             y = encoder.preprocess_masks(torch.from_numpy(train_masks[index]).to(device))
-            if spec.augment:
-                x, y = random_affine(x, y, generator)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-                logits = model(x)
+            if train_encoded is not None:
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+                    logits = model.decode(tuple(t[index].to(device) for t in train_encoded), size)
+            else:
+                x = encoder.preprocess(torch.from_numpy(train_images[index]).to(device))
+                if spec.augment:
+                    x, y = random_affine(x, y, generator)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+                    logits = model(x)
             loss = mixed_loss(logits.float(), y, spec.focal_weight, spec.focal_gamma)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -126,7 +162,8 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             losses.append(loss.item())
             if progress:
                 progress(f"epoch {epoch}", (done + 1) * spec.batch_size, len(order))
-        val_dice = float(m.dice_per_image(val_truth, predict(model, encoder, val_images, spec.batch_size, device, spec.threshold)).mean())
+        val_dice = float(m.dice_per_image(val_truth, predict(model, encoder, val_images, spec.batch_size, device, spec.threshold,
+                                                                    val_encoded)).mean())
         history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"), "val_dice": val_dice})
         if val_dice > best_dice:
             best_dice, best_epoch, stale = val_dice, epoch, 0
@@ -158,7 +195,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     })
     return Outcome(
         metrics=metrics, per_class={"dice": {data.task.labels[0]: metrics["dice"]["value"]}}, predictions=predictions,
-        selection={"best_epoch": best_epoch, "val_dice": best_dice, "epochs_run": epoch, "resumed_from_epoch": resumed_from,
+        selection={"encodings_reused": train_encoded is not None, "best_epoch": best_epoch, "val_dice": best_dice, "epochs_run": epoch, "resumed_from_epoch": resumed_from,
                    "history": history, "decoder": model.kind, "trainable_parameters": sum(p.numel() for p in model.trainable_parameters())},
         counts={"train_positive": int((train_masks.reshape(len(train_masks), -1).sum(1) > 0).sum()),
                 "test_positive": int((~empty).sum())},

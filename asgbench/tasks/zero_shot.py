@@ -96,6 +96,9 @@ def embed_texts(encoder: Encoder, tokenizer, texts: list[str], device: str) -> t
         if encoder.config.text_pooling == "medclip":
             hidden = out.hidden_states
             pooled = torch.stack([hidden[1], hidden[2], hidden[-1]]).mean(dim=(0, 2))
+        elif encoder.config.text_pooling == "mean":   # asgbench pre-training with text.pooling=mean
+            mask = tokens["attention_mask"].unsqueeze(-1).to(out.last_hidden_state.dtype)
+            pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp_min(1.0)
         else:
             pooled = out.last_hidden_state[:, 0]
         return F.normalize(projection(pooled).float(), dim=-1)

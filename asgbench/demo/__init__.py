@@ -1,0 +1,134 @@
+"""The main job on the embedded default: the synthetic suite, ASG pre-trained with each objective switched
+on and off, every variant evaluated against random initialisation through a Ray sweep, and the tables.
+
+Each step reuses what an earlier run already produced (suite, annotations, checkpoints, stores, features,
+finished runs), so a second ``make demo`` only re-renders the tables.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from asgbench.data.synthetic.suite import DATASET_ORDER, expected_images, synthesize
+from asgbench.data.verify import verify_dataset
+from asgbench.demo.plan import FULL, PLANS, DemoPlan
+from asgbench.errors import AsgbenchError
+
+
+def _synthesise(workdir: Path, plan: DemoPlan, seed: int, say: Callable[[str], None]) -> Path:
+    from tqdm import tqdm
+
+    suite = workdir / f"suite-{plan.suite}"
+    with tqdm(total=expected_images(plan.suite), unit="img", desc="      synth", leave=False) as bar:
+        manifest = synthesize(suite, plan.suite, seed, progress=lambda dataset, n: bar.update(n))
+    for name in DATASET_ORDER:
+        report = verify_dataset(name, suite / name)
+        written = manifest.datasets[name]
+        if (report.rows, report.images_missing) != (written.index_rows, 0):
+            raise AsgbenchError(f"{suite / name}: {report.rows} images found of {written.index_rows} written")
+    say(f"      {suite}: {', '.join(f'{n} {manifest.datasets[n].index_rows}' for n in DATASET_ORDER)} images, verified")
+    return suite
+
+
+def _annotations(suite: Path, workdir: Path, say: Callable[[str], None]) -> Path:
+    from asgbench.pretrain.data import MANIFEST_FILE
+    from asgbench.pretrain.prepare import prepare
+
+    out = workdir / f"pretrain-{suite.name}"
+    if not (out / MANIFEST_FILE).is_file():
+        prepare(suite / "mimic", out, scene_graphs=suite / "chest-imagenome")
+    say(f"      {out}: report triplets, tags and region-sentence alignments (rules and scene graph)")
+    return out
+
+
+def _warm_mimic_store(annotations: Path, cache: Path) -> None:
+    """Decode the pre-training images once, before parallel trainings would each want to."""
+    from asgbench.data.datasets import read_index
+    from asgbench.data.store import build_store
+    from asgbench.pretrain.data import read_annotations
+
+    manifest, records = read_annotations(annotations)
+    index = read_index("mimic", Path(manifest["mimic_root"]))
+    ids = [r.image_id for r in records if r.split == "train"] + [r.image_id for r in records if r.split == "val"]
+    build_store(index, ids, cache_dir=cache / "stores")   # the ids in the trainer's order: the same store key
+
+
+def _sweep(plan: DemoPlan, suite: Path, checkpoints: dict[str, str], runs: Path, cache: Path, cpus: int,
+           say: Callable[[str], None]):
+    from asgbench.run import RunContext
+    from asgbench.sweep import SweepSpec, sweep
+
+    models = tuple(checkpoints)
+    grids = [SweepSpec(models, plan.probe_tasks, plan.fractions, seeds=plan.seeds, checkpoints=checkpoints)]
+    if plan.zero_shot_tasks:
+        grids.append(SweepSpec(models, plan.zero_shot_tasks, (100,), seeds=plan.seeds[:1], checkpoints=checkpoints))
+    if plan.segmentation_tasks:
+        grids.append(SweepSpec(models, plan.segmentation_tasks, plan.segmentation_fractions, seeds=plan.seeds[:1],
+                               checkpoints=checkpoints, overrides={"segmentation": plan.segmentation_overrides}))
+    context = RunContext(data_root=suite, out=runs, cache_dir=cache, device="cpu")
+    last = {"said": 0.0}
+
+    def progress(done: int, running: int, failed: int, total: int) -> None:
+        if time.perf_counter() - last["said"] > 30 or done + failed == total:
+            last["said"] = time.perf_counter()
+            say(f"      sweep: {done} done, {running} running, {failed} failed of {total}")
+
+    report = sweep(grids, context, total_cpus=cpus, cpus_per_trial=1, group_by="features", progress=progress)
+    if report.failed:
+        first = next(iter(report.failed.items()))
+        raise AsgbenchError(f"{len(report.failed)} demo run(s) failed, e.g. {first[0]}: {first[1]} (see {runs / 'failed'})")
+    say(f"      {report.planned} runs: {len(report.skipped)} reused, {len(report.done)} ran")
+    return report
+
+
+def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int | None = None,
+             results: Path | None = Path("results/demo"), readme: Path | None = Path("README.md"),
+             say: Callable[[str], None] = print) -> list:
+    """Run ``plan`` in ``workdir``; tables, plots and summary go to ``results``, the README's demo section is
+    updated when ``readme`` has its markers. Returns the acceptance checks."""
+    from asgbench import tables
+    from asgbench.demo.pretraining import checkpoint_of, pretrain_variants
+    from asgbench.demo.report import write_outputs
+    from asgbench.results import load_results
+
+    cpus = cpus or os.cpu_count() or 1
+    workdir = Path(workdir)
+    cache = workdir / "cache"
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str, number: int, title: str):
+        say(f"[{number}/4] {title}")
+        return name, time.perf_counter()
+
+    name, t = step("suite", 1, f"synthetic suite '{plan.suite}' (reused if already there)")
+    suite = _synthesise(workdir, plan, seed, say)
+    timings[name] = time.perf_counter() - t
+
+    name, t = step("pre-training", 2, f"pre-train {len(plan.variants)} variants, {plan.epochs} epoch(s) each, {cpus} at a time")
+    annotations = _annotations(suite, workdir, say)
+    _warm_mimic_store(annotations, cache)
+    models = workdir / f"models-{plan.name}"
+    trained = pretrain_variants(plan, annotations, models, cache, cpus=cpus, say=say)
+    timings[name] = time.perf_counter() - t
+
+    name, t = step("evaluation", 3, "evaluate every variant through a Ray sweep (features extracted once per model and dataset)")
+    checkpoints = {item.variant.model: str(checkpoint_of(models, item.variant)) for item in trained}
+    runs = workdir / f"runs-{plan.name}"
+    _sweep(plan, suite, checkpoints, runs, cache, cpus, say)
+    timings[name] = time.perf_counter() - t
+
+    say("[4/4] tables, plots and the acceptance checks")
+    frame = tables.collect(load_results(runs))
+    timings["total"] = time.perf_counter() - started
+    out = results if results is not None else workdir / f"results-{plan.name}"
+    checks = write_outputs(frame, plan, out, timings, readme)
+    for check in checks:
+        say(f"      {'PASS' if check.holds else 'FAIL'} {check.claim}: {check.measured}")
+    say(f"demo finished in {timings['total'] / 60:.1f} min; tables and plots in {out}")
+    return checks
+
+
+__all__ = ["run_demo", "PLANS"]

@@ -1,0 +1,82 @@
+"""Pre-train the demo's variants, several at once, each in its own `asgbench pretrain train` process.
+
+A process per variant keeps one variant's failure or interruption from touching the others, and on a few
+cores two single-threaded trainings get more done than one training on two threads. A variant that
+finished is reused; one that was interrupted resumes from its last epoch.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from asgbench.config import CACHE_ENV
+from asgbench.demo.plan import DemoPlan, Variant
+from asgbench.errors import AsgbenchError
+
+CONFIGS = Path(__file__).resolve().parent.parent / "pretrain" / "configs"
+FINISHED = "finished.json"
+LOG = "train.log"
+
+
+@dataclass(frozen=True)
+class Trained:
+    variant: Variant
+    checkpoint: Path
+    seconds: float
+    reused: bool
+
+
+def checkpoint_of(models: Path, variant: Variant) -> Path:
+    return models / variant.model / f"{variant.model}.safetensors"
+
+
+def _command(variant: Variant, plan: DemoPlan, annotations: Path, out: Path, resume: bool) -> list[str]:
+    overrides = [f"annotations={annotations}", f"out={out}", f"name={variant.model}",
+                 f"loss.objectives={','.join(variant.objectives)}", f"loss.arsa_alignment={variant.alignment}",
+                 f"optim.max_epochs={plan.epochs if variant.trained else 0}", *plan.pretrain_overrides]
+    return [sys.executable, "-m", "asgbench", "pretrain", "train", "--config", str(CONFIGS / plan.pretrain_config),
+            "--quiet", *(["--resume"] if resume else []), *overrides]
+
+
+def _train_one(variant: Variant, plan: DemoPlan, annotations: Path, models: Path, cache: Path, threads: int) -> Trained:
+    out = models / variant.model
+    checkpoint = checkpoint_of(models, variant)
+    finished = out / FINISHED
+    if finished.is_file() and checkpoint.is_file():
+        return Trained(variant, checkpoint, json.loads(finished.read_text())["seconds"], True)
+    out.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, CACHE_ENV: str(cache), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    started = time.perf_counter()
+    with open(out / LOG, "a") as log:
+        done = subprocess.run(_command(variant, plan, annotations, out, (out / "state.pt").is_file()),
+                              stdout=log, stderr=subprocess.STDOUT, env=environment)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = (out / LOG).read_text().strip().splitlines()[-1:] or ["(no output)"]
+        raise AsgbenchError(f"pre-training {variant.model} failed (exit {done.returncode}): {tail[0]} (log: {out / LOG})")
+    finished.write_text(json.dumps({"seconds": round(seconds, 1)}) + "\n")
+    return Trained(variant, checkpoint, seconds, False)
+
+
+def pretrain_variants(plan: DemoPlan, annotations: Path, models: Path, cache: Path, *, cpus: int,
+                      say: Callable[[str], None]) -> list[Trained]:
+    """Train every variant of ``plan`` (``cpus`` processes at a time, one thread each)."""
+    parallel = max(1, min(cpus, len(plan.variants)))
+    threads = max(1, cpus // parallel)
+    results: list[Trained] = []
+    with ThreadPoolExecutor(parallel) as pool:
+        futures = [pool.submit(_train_one, v, plan, annotations, models, cache, threads) for v in plan.variants]
+        for future in futures:
+            trained = future.result()
+            results.append(trained)
+            state = "reused" if trained.reused else f"{trained.seconds:.0f} s"
+            say(f"      {trained.variant.model:26s} {'+'.join(trained.variant.objectives) if trained.variant.trained else 'untrained'}"
+                f"{' (' + trained.variant.alignment + ')' if 'arsa' in trained.variant.objectives else ''}: {state}")
+    return results
