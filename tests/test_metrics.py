@@ -92,3 +92,15 @@ def test_paired_difference_detects_the_better_model():
     assert result["difference"] > 0 and result["ci95"][0] > 0 and result["p_value"] < 0.01
     same = m.paired_difference(lambda i: m.macro_auc(y[i], good[i]), lambda i: m.macro_auc(y[i], good[i]), 600, seed=0)
     assert same["difference"] == 0 and same["ci95"] == [0.0, 0.0]
+
+
+def test_a_short_segmentation_list_is_repeated_to_the_epoch_minimum():
+    from asgbench.tasks.segmentation import epoch_order
+
+    rng = np.random.default_rng(0)
+    assert sorted(epoch_order(rng, 5)) == list(range(5))            # no minimum: one permutation
+    order = epoch_order(rng, 8, min_images=20)
+    assert len(order) == 24 and all(sorted(order[k:k + 8]) == list(range(8)) for k in (0, 8, 16))
+    assert not np.array_equal(order[:8], order[8:16])               # fresh orders, not one repeated
+    assert len(epoch_order(rng, 840, min_images=128)) == 840         # a long list is left as it is
+    assert len(epoch_order(rng, 0, min_images=128)) == 0

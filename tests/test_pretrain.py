@@ -17,6 +17,7 @@ import torch
 from asgbench.cli import main
 from asgbench.errors import ConfigError
 from asgbench.pretrain.config import load_config
+from asgbench.vocab import ASG_TAGS
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +61,8 @@ def test_config_rejects_unknown_keys_and_objectives(tmp_path):
         load_config(None, [f"annotations={tmp_path}", "optim.epochs=3"])
     with pytest.raises(ConfigError, match="objectives"):
         load_config(None, [f"annotations={tmp_path}", "loss.objectives=ira,xyz"])
+    with pytest.raises(ConfigError, match="irl_head"):
+        load_config(None, [f"annotations={tmp_path}", "model.irl_head=mlp"])
     config = load_config(Path("asgbench/pretrain/configs/synthetic.yaml"), ["optim.max_epochs=2"])
     assert config.optim.max_epochs == 2 and config.image.architecture == "resnet18"
 
@@ -99,6 +102,24 @@ def test_objectives_can_be_switched_off(annotations, tmp_path):
     assert "train_ira" in row and "train_arsa" not in row and "train_irl" not in row
     meta = json.loads((out / "asg-tiny.json").read_text())
     assert meta["objectives"] == ["ira"]
+
+
+def test_linear_tag_head_reads_the_pooled_feature(annotations, tmp_path):
+    from asgbench.pretrain.model import ASGModel
+
+    config = load_config(None, [f"annotations={annotations}", f"out={tmp_path}", *SMALL, "model.irl_head=linear"])
+    torch.manual_seed(0)
+    model = ASGModel(config, 50, torch.randn(len(ASG_TAGS), 8))
+    assert isinstance(model.irl, torch.nn.Linear) and model.irl.in_features == model.feature_dim
+    images = torch.randn(2, 3, config.image.size, config.image.size)
+    ids, mask = torch.randint(5, 50, (2, 6)), torch.ones(2, 6, dtype=torch.long)
+    output = model(images, ids, mask, torch.arange(6).expand(2, -1))
+    assert output.tag_logits.shape == (2, len(ASG_TAGS))
+    output.tag_logits.sum().backward()
+    assert model.image_encoder.conv1.weight.grad.abs().sum() > 0   # the tags train the backbone
+    out = tmp_path / "linear-irl"
+    assert main(train_args(annotations, out, "optim.max_epochs=1", "loss.objectives=ira,irl", "model.irl_head=linear")) == 0
+    assert "train_irl" in _history(out)[0]
 
 
 def test_existing_run_needs_resume(annotations, tmp_path, capsys):
@@ -167,7 +188,10 @@ def test_tag_queries_without_a_pretrained_text_model_tell_the_tags_apart(annotat
 
     out = tmp_path / "queries"
     assert main(train_args(annotations, out, "optim.max_epochs=0")) == 0
-    queries = torch.nn.functional.normalize(torch.load(out / "tag_queries.pt")["vectors"], dim=1)
+    raw = torch.load(out / "tag_queries.pt")["vectors"]
+    # standardised rows: the scale of a LayerNorm'd [CLS] vector, not of a raw N(0, 0.02) embedding
+    torch.testing.assert_close(raw.std(1), torch.ones(len(raw)), atol=1e-4, rtol=0)
+    queries = torch.nn.functional.normalize(raw, dim=1)
     off_diagonal = (queries @ queries.T)[~torch.eye(len(queries), dtype=torch.bool)]
     assert off_diagonal.max() < 0.95
     # the [CLS] of the same untrained BERT is one vector for every tag: why it is not used

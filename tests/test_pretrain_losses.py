@@ -331,7 +331,25 @@ def test_tag_decoder_state_dict_names_are_stable():
     assert "irl.tag_queries" in owner.state_dict() and not owner.irl.tag_queries.requires_grad
 
 
+def test_fan_in_init_keeps_the_attention_path_at_its_input_scale():
+    widths = dict(width=64, num_layers=1, num_heads=4, ffn_dim=128)
+    release = tiny_decoder(memory_dim=64, config=TagDecoderConfig(**widths))
+    fan_in = tiny_decoder(memory_dim=64, config=TagDecoderConfig(**widths, init="fan-in"))
+    assert release.mlp_head[0].weight.std().item() == pytest.approx(0.02, rel=0.3)
+    assert fan_in.mlp_head[0].weight.std().item() == pytest.approx(64 ** -0.5, rel=0.3)
+    layer = fan_in.decoder.layers[0]
+    assert layer.multihead_attn.in_proj_weight.std().item() == pytest.approx(64 ** -0.5, rel=0.1)
+    assert layer.linear2.weight.std().item() == pytest.approx(128 ** -0.5, rel=0.1)
+    # what the init is for: the image reaches the tag logits at a usable scale from the first step
+    tokens = torch.randn(8, 4, 64)
+    with torch.no_grad():
+        spread = [float(model.eval()(tokens).std(0).mean()) for model in (release, fan_in)]
+    assert spread[1] > 10 * spread[0]
+
+
 def test_tag_decoder_rejects_bad_sizes():
+    with pytest.raises(ConfigError):
+        TagDecoderConfig(init="xavier")
     with pytest.raises(ConfigError):
         TagDecoderConfig(width=10, num_heads=4)
     with pytest.raises(ConfigError):

@@ -14,6 +14,7 @@ from asgbench.errors import ConfigError
 
 OBJECTIVES = ("ira", "arsa", "irl", "erl")
 ALIGNMENTS = ("rules", "scene-graph", "official")
+IRL_HEADS = ("decoder", "linear")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class ModelConfig:
     irl_layers: int = 4
     irl_heads: int = 4
     irl_ffn: int = 1024
+    irl_init: str = "release"                   # "release" N(0, 0.02) or "fan-in" N(0, 1/fan_in) (narrow decoders)
+    irl_head: str = "decoder"                   # "decoder": the released tag-query decoder; "linear": one logit per tag
+                                                # from the pooled feature (trains in a few hundred steps from scratch)
     dropout: float = 0.1
     temperature: float = 0.07
 
@@ -99,6 +103,8 @@ class TrainConfig:
             raise ConfigError(f"loss.objectives must be a non-empty subset of {', '.join(OBJECTIVES)}, not {self.loss.objectives}")
         if self.text.pooling not in ("cls", "mean"):
             raise ConfigError(f"text.pooling must be 'cls' or 'mean', not {self.text.pooling!r}")
+        if self.model.irl_head not in IRL_HEADS:
+            raise ConfigError(f"model.irl_head must be one of {', '.join(IRL_HEADS)}, not {self.model.irl_head!r}")
         if self.loss.arsa_alignment not in ALIGNMENTS:
             raise ConfigError(f"loss.arsa_alignment must be one of {', '.join(ALIGNMENTS)}, not {self.loss.arsa_alignment!r}")
         if not self.annotations:

@@ -93,6 +93,7 @@ class BatchMaker:
         self.crop = round(store.size * 224 / 256)  # MGCA/ASG: 224 of the 256 letterboxed image, then resized to ``size``
         self.size, self.grid, self.max_words, self.max_regions = size, grid, max_words, max_regions
         self.alignment, self.train, self.seed = alignment, train, seed
+        self._tokenised: dict[int, tuple] = {}     # a report tokenises the same way every epoch
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
 
@@ -136,7 +137,9 @@ class BatchMaker:
         for position, record, image in zip(positions, records, raw):
             top, left = self._crop_origin(position, epoch)
             crops.append(image[top : top + self.crop, left : left + self.crop])
-            input_ids, word_slots, word_sentence = self._words(record.sentences)
+            if position not in self._tokenised:
+                self._tokenised[position] = self._words(record.sentences)
+            input_ids, word_slots, word_sentence = self._tokenised[position]
             ids.append(input_ids)
             slot_rows.append(word_slots)
             tags.append(record.tags)

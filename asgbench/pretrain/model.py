@@ -109,7 +109,11 @@ class ASGModel(nn.Module):
         self.text_local = LocalEmbedding(text_dim, model.head_hidden, model.embed_dim)
         tag_dim = self._tag_tokens(probe).shape[-1]
         width = tag_dim if tag_dim % model.irl_heads == 0 else model.irl_heads * max(1, tag_dim // model.irl_heads)
-        self.irl = TagDecoder(tag_queries, tag_dim, TagDecoderConfig(width, model.irl_layers, model.irl_heads, model.irl_ffn, model.dropout))
+        if model.irl_head == "linear":
+            self.irl = nn.Linear(feature_dim, tag_queries.shape[0])
+        else:
+            self.irl = TagDecoder(tag_queries, tag_dim, TagDecoderConfig(width, model.irl_layers, model.irl_heads, model.irl_ffn,
+                                                                         model.dropout, model.irl_init))
         self.feature_dim = feature_dim
         self.token_dim = token_dim
 
@@ -131,7 +135,9 @@ class ASGModel(nn.Module):
         report_global = F.normalize(self.text_global(pooled), dim=-1)
         word_embeddings = F.normalize(self.text_local(words[:, 1:]), dim=-1)
         used = (words[:, 1:].abs().sum(-1, keepdim=True) > 0).to(word_embeddings.dtype)
-        tag_logits = self.irl(self._tag_tokens(features)) if with_tags else None
+        tag_logits = None
+        if with_tags:
+            tag_logits = self.irl(features.global_feature if self.config.model.irl_head == "linear" else self._tag_tokens(features))
         return ModelOutput(image_global, patch_map, report_global, word_embeddings * used, tag_logits)
 
     def _tag_tokens(self, features) -> Tensor:
@@ -139,11 +145,13 @@ class ASGModel(nn.Module):
 
         A ResNet's local tokens are layer3 (for ARSA, as in MGCA); reading IRL from layer3 as well would
         leave layer4, whose pooled output is the feature every downstream protocol uses, without the
-        tag supervision.
+        tag supervision. The map is layer-normalised over channels (no parameters), as a ViT's final tokens
+        are: raw post-ReLU activations are all positive and of arbitrary scale.
         """
         stages = getattr(self.image_encoder, "stages", None)
         if stages and stages[-1] in features.maps and stages[-1] != getattr(self.image_encoder, "local", None):
-            return features.maps[stages[-1]].flatten(2).transpose(1, 2)
+            tokens = features.maps[stages[-1]].flatten(2).transpose(1, 2)
+            return F.layer_norm(tokens, tokens.shape[-1:])
         return features.tokens
 
     def export_parts(self) -> dict[str, nn.Module]:

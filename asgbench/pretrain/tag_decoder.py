@@ -25,6 +25,7 @@ from asgbench.vocab import ASG_TAGS
 
 TAG_MAX_LENGTH = 128
 INIT_STD = 0.02
+INIT_SCHEMES = ("release", "fan-in")
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,11 @@ class TagDecoderConfig:
     num_heads: int = 4
     ffn_dim: int = 1024
     dropout: float = 0.1
+    init: str = "release"   # "release": N(0, 0.02), tuned for width 768; "fan-in": N(0, 1/fan_in), any width
 
     def __post_init__(self) -> None:
+        if self.init not in INIT_SCHEMES:
+            raise ConfigError(f"tag decoder init must be one of {', '.join(INIT_SCHEMES)}, not {self.init!r}")
         if self.width <= 0 or self.num_layers <= 0 or self.num_heads <= 0 or self.ffn_dim <= 0:
             raise ConfigError(f"tag decoder sizes must be positive: {self}")
         if self.width % self.num_heads:
@@ -76,12 +80,18 @@ class TagDecoder(nn.Module):
         return self.tag_queries.shape[0]
 
     def reset_parameters(self) -> None:
-        """The released init: Linear weights and attention projections ~ N(0, 0.02), biases left as built."""
+        """Linear weights and attention projections ~ N(0, std), biases left as built.
+
+        "release" uses std 0.02, the released init for width 768. At a few hundred channels that std shrinks
+        the attention path (value, then output projection) so far that the image barely reaches the logits
+        for the first epochs; "fan-in" (std 1/sqrt(fan_in)) keeps every layer's output at its input's scale.
+        """
+        fan_in = self.config.init == "fan-in"
         for module in self.modules():
             if isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, std=INIT_STD)
+                nn.init.normal_(module.weight, std=module.weight.shape[1] ** -0.5 if fan_in else INIT_STD)
             elif isinstance(module, nn.MultiheadAttention) and module.in_proj_weight is not None:
-                nn.init.normal_(module.in_proj_weight, std=INIT_STD)
+                nn.init.normal_(module.in_proj_weight, std=module.in_proj_weight.shape[1] ** -0.5 if fan_in else INIT_STD)
 
     def forward(self, tokens: Tensor, padding_mask: Tensor | None = None) -> Tensor:
         """``tokens`` B x N x C image patch/local tokens (any N); ``padding_mask`` B x N, True = ignore."""
@@ -123,6 +133,9 @@ def embedding_tag_queries(text_model: nn.Module, tokenizer, tags: Sequence[str] 
     An untrained BERT's [CLS] output is the same vector for every phrase (cosine 0.9997 between all 40 tags,
     measured), so IRL's decoder could not tell its queries apart and learnt only the tags' base rate. The
     word-piece embeddings are distinct random vectors from the start, and tags sharing a word share a piece.
+    Each vector is standardised (zero mean, unit variance over its entries), the scale of the LayerNorm'd
+    [CLS] vectors the release uses: a raw embedding (entries ~ N(0, 0.02)) would vanish next to the image
+    tokens in the decoder's residual stream, and every tag would read the same image summary.
     """
     if not tags:
         raise ConfigError("no tag phrases to encode")
@@ -134,7 +147,8 @@ def embedding_tag_queries(text_model: nn.Module, tokenizer, tags: Sequence[str] 
         if not pieces:
             raise ConfigError(f"tag {tag!r} has no word pieces in the tokenizer's vocabulary")
         rows.append(table[pieces].mean(0))
-    return torch.stack(rows)
+    vectors = torch.stack(rows)
+    return (vectors - vectors.mean(1, keepdim=True)) / vectors.std(1, keepdim=True).clamp_min(1e-6)
 
 
 @dataclass(frozen=True)

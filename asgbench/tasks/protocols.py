@@ -59,6 +59,8 @@ class SegmentationProtocol:
     augment: bool = True              # scale +-10 %, rotation +-10 degrees (MGCA's ShiftScaleRotate)
     threshold: float = 0.5
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    min_epoch_images: int = 0         # an epoch repeats a short training list (in fresh orders) to at least this many
+                                      # images, so a 1 % list of a small dataset still gets enough decoder updates
     overrides: tuple[str, ...] = ()
 
 

@@ -67,6 +67,14 @@ def _batches(n: int, size: int, order: np.ndarray | None = None):
         yield order[start : start + size]
 
 
+def epoch_order(rng: np.random.Generator, n: int, min_images: int = 0) -> np.ndarray:
+    """One epoch's image order: a permutation, repeated in fresh orders until it holds ``min_images``."""
+    order = rng.permutation(n)
+    while n and len(order) < min_images:
+        order = np.concatenate([order, rng.permutation(n)])
+    return order
+
+
 def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray, batch_size: int, device: str, threshold: float,
             encoded: tuple[torch.Tensor, ...] | None = None) -> np.ndarray:
     """Binary predictions (N x S x S, bool) for canonical uint8 images (or their cached encodings)."""
@@ -142,7 +150,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     while epoch < spec.max_epochs and stale < spec.patience:
         epoch += 1
         model.train()
-        order = rng.permutation(len(train_images))
+        order = epoch_order(rng, len(train_images), spec.min_epoch_images)
         losses = []
         for done, index in enumerate(_batches(len(order), spec.batch_size, order)):
             y = encoder.preprocess_masks(torch.from_numpy(train_masks[index]).to(device))
