@@ -59,10 +59,27 @@ def test_quick_demo_pretrains_sweeps_and_renders_then_reuses_everything(tiny_sui
     assert "\nold\n" not in text and "text that stays" in text and "IRA+ARSA+IRL+ERL (rules)" in text
     assert "Demo plan `quick`" in text
 
+    first_summary = (results / "summary.md").read_text().splitlines()[0]
     again: list[str] = []
     run_demo(workdir, plan=QUICK, cpus=2, results=tmp_path / "results", readme=None, say=again.append)
     assert any("reused" in line for line in again if "asg-full" in line)
     assert any(f"{len(runs)} runs: {len(runs)} reused, 0 ran" in line for line in again)
+    # a rerun that only reuses reports what the results cost when they were computed, not its own seconds
+    steps = lambda line: line.split("; ", 1)[1].rsplit(", total", 1)[0]  # noqa: E731
+    assert steps((results / "summary.md").read_text().splitlines()[0]) == steps(first_summary)
+
+
+def test_step_ledger_keeps_the_time_of_the_last_run_that_did_work(tmp_path):
+    from asgbench.demo.ledger import StepLedger
+
+    ledger = StepLedger(tmp_path / "timings.json")
+    assert ledger.record("evaluation", 600.0, did_work=True) == 600.0
+    assert ledger.record("evaluation", 2.0, did_work=False) == 600.0      # reused: the measured cost stays
+    assert ledger.record("suite", 1.5, did_work=False) == 1.5             # never measured before: this is all we know
+    assert ledger.record("evaluation", 420.0, did_work=True) == 420.0     # recomputed: the new cost
+    assert StepLedger(tmp_path / "timings.json").read() == {"evaluation": 420.0, "suite": 1.5}
+    (tmp_path / "bad.json").write_text("not json")
+    assert StepLedger(tmp_path / "bad.json").read() == {}
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:

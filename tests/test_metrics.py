@@ -104,3 +104,13 @@ def test_a_short_segmentation_list_is_repeated_to_the_epoch_minimum():
     assert not np.array_equal(order[:8], order[8:16])               # fresh orders, not one repeated
     assert len(epoch_order(rng, 840, min_images=128)) == 840         # a long list is left as it is
     assert len(epoch_order(rng, 0, min_images=128)) == 0
+
+
+def test_macro_f1_is_the_mean_of_per_column_f1():
+    rng = np.random.default_rng(3)
+    targets = rng.random((60, 5)) < 0.3
+    predictions = rng.random((60, 5)) < 0.4
+    targets[:, 4] = predictions[:, 4] = False                       # a column with no positives at all scores 0
+    expected = np.mean([f1_score(targets[:, j], predictions[:, j], zero_division=0) for j in range(5)])
+    assert m.macro_f1(targets, predictions) == pytest.approx(expected)
+    assert m.accuracy(targets, predictions) == pytest.approx(np.mean([accuracy_score(targets[:, j], predictions[:, j]) for j in range(5)]))

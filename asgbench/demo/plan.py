@@ -50,11 +50,13 @@ class DemoPlan:
 
 
 FULL = DemoPlan(
-    name="full", suite="small", variants=ABLATION, epochs=5,
+    name="full", suite="small", variants=ABLATION, epochs=6,
     probe_tasks=("nih-lp", "chexpert-lp", "rsna-lp", "covidx-lp"), fractions=(1, 10, 100), seeds=(0, 1, 2),
     zero_shot_tasks=("rsna-zs",), segmentation_tasks=("siim-seg", "rsna-seg"), segmentation_fractions=(1, 10, 100),
-    # augment=false: the frozen encoder's maps are computed once per image and the decoder trains on them
-    segmentation_overrides=("max_epochs=10", "patience=3", "augment=false", "decoder_channels=64,32,16,16,8"),
+    # augment=false: the frozen encoder's maps are computed once per image and the decoder trains on them;
+    # min_epoch_images: the 1 % lists hold 8 images, which otherwise get too few updates to learn anything
+    segmentation_overrides=("max_epochs=10", "patience=3", "augment=false", "decoder_channels=64,32,16,16,8",
+                            "min_epoch_images=512"),
 )
 QUICK = DemoPlan(
     name="quick", suite="tiny", variants=(RANDOM, Variant(FULL_MODEL, ("ira", "arsa", "irl", "erl"), "rules")), epochs=1,

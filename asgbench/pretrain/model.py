@@ -7,6 +7,7 @@ exports straight into a file that ``create_encoder("asg-...", checkpoint=...)`` 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,11 @@ def aggregate_words(hidden: Tensor, word_slots: Tensor, slots: int) -> Tensor:
     return out.scatter_add(1, index.unsqueeze(-1).expand(-1, -1, width), hidden * keep.unsqueeze(-1).to(hidden.dtype))
 
 
+# Tag logits start at a 5 % prior (most tags are absent from most reports), so that the first steps do not
+# spend the backbone's gradient on pulling every logit down from 0 (RetinaNet's prior initialisation).
+TAG_PRIOR_LOGIT = math.log(0.05 / 0.95)
+
+
 class ASGModel(nn.Module):
     def __init__(self, config: TrainConfig, vocab_size: int, tag_queries: Tensor) -> None:
         super().__init__()
@@ -111,9 +117,12 @@ class ASGModel(nn.Module):
         width = tag_dim if tag_dim % model.irl_heads == 0 else model.irl_heads * max(1, tag_dim // model.irl_heads)
         if model.irl_head == "linear":
             self.irl = nn.Linear(feature_dim, tag_queries.shape[0])
+            nn.init.constant_(self.irl.bias, TAG_PRIOR_LOGIT)
         else:
             self.irl = TagDecoder(tag_queries, tag_dim, TagDecoderConfig(width, model.irl_layers, model.irl_heads, model.irl_ffn,
                                                                          model.dropout, model.irl_init))
+            if model.irl_init == "fan-in":
+                nn.init.constant_(self.irl.mlp_head[0].bias, TAG_PRIOR_LOGIT)
         self.feature_dim = feature_dim
         self.token_dim = token_dim
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.stats import rankdata
@@ -40,6 +41,16 @@ def macro_auc(targets: np.ndarray, scores: np.ndarray) -> float:
 
 def accuracy(targets: np.ndarray, predictions: np.ndarray) -> float:
     return float(np.mean(np.asarray(targets) == np.asarray(predictions)))
+
+
+def macro_f1(targets: np.ndarray, predictions: np.ndarray) -> float:
+    """Mean over columns of each column's binary F1 (0 where a column has no true or predicted positive), at once."""
+    targets, predictions = np.asarray(targets).astype(bool), np.asarray(predictions).astype(bool)
+    true_positives = (targets & predictions).sum(axis=0)
+    denominator = targets.sum(axis=0) + predictions.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_column = np.where(denominator > 0, 2 * true_positives / np.maximum(denominator, 1), 0.0)
+    return float(per_column.mean())
 
 
 def f1(targets: np.ndarray, predictions: np.ndarray) -> float:
@@ -83,11 +94,21 @@ def _groups(patients: Sequence[str] | None, n: int) -> list[np.ndarray]:
 
 def resamples(n: int, patients: Sequence[str] | None, samples: int, seed: int) -> Iterator[np.ndarray]:
     """Image indices of each bootstrap resample: patients drawn with replacement, all their images kept."""
+    yield from _resample_indices(n, None if patients is None else tuple(str(p) for p in patients), samples, seed)
+
+
+@lru_cache(maxsize=4)
+def _resample_indices(n: int, patients: tuple[str, ...] | None, samples: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Drawn once per (test list, seed): a run bootstraps several metrics over the same resamples."""
     groups = _groups(patients, n)
     rng = np.random.default_rng(seed)
+    drawn = []
     for _ in range(samples):
         picked = rng.integers(0, len(groups), len(groups))
-        yield np.concatenate([groups[g] for g in picked])
+        index = np.concatenate([groups[g] for g in picked])
+        index.flags.writeable = False
+        drawn.append(index)
+    return tuple(drawn)
 
 
 def bootstrap(metric: Callable[[np.ndarray], float], n: int, *, patients: Sequence[str] | None = None,

@@ -74,11 +74,9 @@ def score_classification(task: TaskSpec, targets: np.ndarray, scores: np.ndarray
     cut = np.full(len(labels), 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     predicted = (scores >= cut[None, :]).astype(np.int64)
 
-    def mean_over_classes(metric, index):
-        return float(np.mean([metric(targets[index, j], predicted[index, j]) for j in range(len(labels))]))
-
-    metrics["accuracy"] = m.bootstrap(lambda i: mean_over_classes(m.accuracy, i), n, patients=patients, seed=seed).to_dict()
-    metrics["f1"] = m.bootstrap(lambda i: mean_over_classes(m.f1, i), n, patients=patients, seed=seed).to_dict()
+    # every class is scored on the same images, so the mean of per-class accuracies is the accuracy of all cells
+    metrics["accuracy"] = m.bootstrap(lambda i: m.accuracy(targets[i], predicted[i]), n, patients=patients, seed=seed).to_dict()
+    metrics["f1"] = m.bootstrap(lambda i: m.macro_f1(targets[i], predicted[i]), n, patients=patients, seed=seed).to_dict()
     per_class["accuracy"] = {label: m.accuracy(targets[:, j], predicted[:, j]) for j, label in enumerate(labels)}
     per_class["f1"] = {label: m.f1(targets[:, j], predicted[:, j]) for j, label in enumerate(labels)}
     per_class["threshold"] = {label: float(cut[j]) for j, label in enumerate(labels)}
