@@ -111,6 +111,8 @@ def test_linear_tag_head_reads_the_pooled_feature(annotations, tmp_path):
     torch.manual_seed(0)
     model = ASGModel(config, 50, torch.randn(len(ASG_TAGS), 8))
     assert isinstance(model.irl, torch.nn.Linear) and model.irl.in_features == model.feature_dim
+    # tag logits start at a 5 % prior, so the first steps do not spend the backbone's gradient on calibration
+    torch.testing.assert_close(model.irl.bias.sigmoid(), torch.full((len(ASG_TAGS),), 0.05))
     images = torch.randn(2, 3, config.image.size, config.image.size)
     ids, mask = torch.randint(5, 50, (2, 6)), torch.ones(2, 6, dtype=torch.long)
     output = model(images, ids, mask, torch.arange(6).expand(2, -1))
