@@ -33,17 +33,19 @@ def main() -> None:
     task = TASKS.get(args.task)
     data = load_task_data(task, fraction=100, data_root=args.suite)
     spec = replace(PROTOCOL_VARIANTS.get("segmentation"), augment=False, max_epochs=args.epochs, patience=args.epochs)
-    rows = []
+    rows, times = [], []
     for way, budget in (("maps computed once (asgbench)", segmentation.ENCODING_CACHE_BYTES), ("encoder every epoch", 0)):
         segmentation.ENCODING_CACHE_BYTES = budget
         encoder = create_encoder(args.model)
         started = time.perf_counter()
         outcome = segmentation.run_segmentation(encoder, data, spec, seed=0, device="cpu")
-        rows.append([way, f"{time.perf_counter() - started:.1f} s", f"{outcome.metrics['dice']['value']:.4f}",
-                     outcome.selection["encodings_reused"]])
+        seconds = time.perf_counter() - started
+        rows.append([way, f"{seconds:.1f} s", f"{outcome.metrics['dice']['value']:.4f}", outcome.selection["encodings_reused"]])
+        times.append(seconds)
     print(f"{args.model} on {args.task} ({len(data.splits['train'].image_ids)} training images, {args.epochs} epochs, "
           f"frozen encoder, no augmentation)")
     print(tabulate(rows, headers=["way", "wall time", "test Dice", "maps reused"], tablefmt="github"))
+    print(f"maps computed once: {times[1] / times[0]:.1f}x faster than encoding every epoch")
 
 
 if __name__ == "__main__":
