@@ -106,6 +106,16 @@ def test_a_short_segmentation_list_is_repeated_to_the_epoch_minimum():
     assert len(epoch_order(rng, 0, min_images=128)) == 0
 
 
+def test_a_long_segmentation_list_is_cut_to_a_fresh_subset_per_epoch():
+    from asgbench.tasks.segmentation import epoch_order
+
+    rng = np.random.default_rng(1)
+    first, second = epoch_order(rng, 840, max_images=128), epoch_order(rng, 840, max_images=128)
+    assert len(first) == len(second) == 128 and len(set(first)) == 128
+    assert set(first) != set(second)                                # each epoch draws its own subset
+    assert len(epoch_order(rng, 8, min_images=20, max_images=128)) == 24   # a short list is only repeated
+
+
 def test_macro_f1_is_the_mean_of_per_column_f1():
     rng = np.random.default_rng(3)
     targets = rng.random((60, 5)) < 0.3
@@ -114,3 +124,30 @@ def test_macro_f1_is_the_mean_of_per_column_f1():
     expected = np.mean([f1_score(targets[:, j], predictions[:, j], zero_division=0) for j in range(5)])
     assert m.macro_f1(targets, predictions) == pytest.approx(expected)
     assert m.accuracy(targets, predictions) == pytest.approx(np.mean([accuracy_score(targets[:, j], predictions[:, j]) for j in range(5)]))
+
+
+def test_the_vectorised_auc_bootstrap_equals_ranking_each_resample():
+    from asgbench.tasks import metrics as m
+
+    rng = np.random.default_rng(7)
+    n = 150
+    targets = rng.random((n, 4)) < [0.3, 0.05, 0.5, 0.02]                   # one rare column: undefined in some resamples
+    scores = np.round(rng.random((n, 4)) + 0.4 * targets, 1)                # rounded: many ties
+    patients = [f"p{i // 3}" for i in range(n)]                              # several images per patient
+    one_by_one = m.bootstrap(lambda i: m.macro_auc(targets[i], scores[i]), n, patients=patients, seed=3)
+    at_once = m.bootstrap_macro_auc(targets, scores, patients=patients, seed=3)
+    assert at_once.samples == one_by_one.samples == 1000
+    assert abs(at_once.value - one_by_one.value) < 1e-12
+    assert abs(at_once.low - one_by_one.low) < 1e-12 and abs(at_once.high - one_by_one.high) < 1e-12
+
+
+def test_ranks_match_scipy_with_and_without_ties():
+    from scipy.stats import rankdata
+
+    from asgbench.tasks.metrics import _ranks
+
+    rng = np.random.default_rng(11)
+    distinct = rng.random((200, 5))
+    tied = np.round(distinct, 1)
+    for scores in (distinct, tied):
+        assert np.array_equal(_ranks(scores), rankdata(scores, axis=0))

@@ -204,3 +204,22 @@ def test_reused_encodings_give_the_same_segmentation_as_encoding_every_epoch(wor
     assert [h["val_dice"] for h in again["selection"]["history"]] == pytest.approx(
         [h["val_dice"] for h in reused["selection"]["history"]], abs=1e-6)
     assert again["metrics"]["dice"]["value"] == pytest.approx(reused["metrics"]["dice"]["value"], abs=1e-6)
+
+
+@pytest.mark.parametrize("model", ["random-r18", "random-vit-tiny"])
+def test_head_prior_starts_every_output_pixel_at_that_probability(model):
+    import torch
+
+    from asgbench.encoders import create_encoder
+    from asgbench.tasks.seg_models import SegmentationModel
+
+    encoder = create_encoder(model)
+    widths = {"decoder_channels": (16, 16, 8, 8, 8), "pup_channels": (16, 8, 8, 8)}
+    for prior, expected in ((0.1, 0.1), (0.0, 0.5)):
+        model_ = SegmentationModel(encoder, prior=prior, **widths).eval()
+        output = model_.head[0] if model_.kind == "unet" else model_.decoder.head
+        torch.nn.init.zeros_(output.weight)                   # the output is then its bias alone
+        size = encoder.config.input.size
+        with torch.no_grad():
+            probability = model_(torch.rand(1, 3, size, size)).sigmoid()
+        assert torch.allclose(probability, torch.full_like(probability, expected), atol=0.05 if prior == 0 else 1e-6)

@@ -71,6 +71,8 @@ def acceptance(frame: pd.DataFrame, plan: DemoPlan) -> list[Check]:
 
 def summary_markdown(checks: list[Check], timings: dict[str, float], plan: DemoPlan, runs: int) -> str:
     steps = ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in timings.items())
+    if "suite" in timings and "total" in timings:
+        steps += f" ({(timings['total'] - timings['suite']) / 60:.1f} min from a synthesised suite)"
     lines = [f"Demo plan `{plan.name}` on the `{plan.suite}` synthetic suite: {len(plan.variants)} models, {runs} runs; "
              f"{steps}.", ""]
     if checks:

@@ -16,11 +16,21 @@ from scipy.stats import rankdata
 BOOTSTRAP_SAMPLES = 1000
 
 
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """Ranks (1-based) down each column, ties given their average rank; one argsort when there are no ties."""
+    order = np.argsort(scores, axis=0)
+    if (np.diff(np.take_along_axis(scores, order, axis=0), axis=0) == 0).any():
+        return rankdata(scores, axis=0)
+    ranks = np.empty(scores.shape, dtype=np.float64)
+    np.put_along_axis(ranks, order, np.arange(1, len(scores) + 1, dtype=np.float64)[:, None], axis=0)
+    return ranks
+
+
 def _auc_columns(targets: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """ROC AUC of every column at once (Mann-Whitney U with average ranks for ties); NaN where undefined."""
     targets = np.asarray(targets, dtype=bool).reshape(len(targets), -1)
     scores = np.asarray(scores, dtype=np.float64).reshape(len(scores), -1)
-    ranks = rankdata(scores, axis=0)
+    ranks = _ranks(scores)
     positives = targets.sum(axis=0)
     negatives = len(targets) - positives
     rank_sum = (ranks * targets).sum(axis=0)
@@ -121,6 +131,56 @@ def bootstrap(metric: Callable[[np.ndarray], float], n: int, *, patients: Sequen
             values.append(value)
     point = metric(np.arange(n))
     if not values:
+        return Interval(float(point), float("nan"), float("nan"), 0)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return Interval(float(point), float(low), float(high), len(values))
+
+
+@lru_cache(maxsize=4)
+def _resample_counts(n: int, patients: tuple[str, ...] | None, samples: int, seed: int) -> np.ndarray:
+    """How often each image occurs in each resample (samples x n): the same resamples as ``resamples``."""
+    counts = np.stack([np.bincount(index, minlength=n) for index in _resample_indices(n, patients, samples, seed)])
+    counts.flags.writeable = False
+    return counts
+
+
+def _weighted_auc_columns(targets: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC of every column for every row of image weights (resample x column; NaN where undefined).
+
+    The Mann-Whitney count over positive-negative pairs, a tie counting one half, with each image standing for
+    ``weights`` copies: the same number as ranking a resample that holds those copies, without ranking 1,000
+    resamples one by one.
+    """
+    targets = np.asarray(targets, dtype=bool).reshape(len(targets), -1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(len(scores), -1)
+    weights = np.asarray(weights, dtype=np.float64)
+    out = np.full((len(weights), targets.shape[1]), np.nan)
+    for column in range(targets.shape[1]):
+        order = np.argsort(scores[:, column], kind="stable")
+        ordered = scores[order, column]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])        # one group per distinct score
+        positive = targets[order, column]
+        w = weights[:, order]
+        pos = np.add.reduceat(w * positive, starts, axis=1)
+        neg = np.add.reduceat(w * ~positive, starts, axis=1)
+        below = np.cumsum(neg, axis=1) - neg
+        pairs = pos.sum(axis=1) * neg.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, column] = np.where(pairs > 0, (pos * (below + 0.5 * neg)).sum(axis=1) / pairs, np.nan)
+    return out
+
+
+def bootstrap_macro_auc(targets: np.ndarray, scores: np.ndarray, *, patients: Sequence[str] | None = None,
+                        samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Interval:
+    """``bootstrap(lambda i: macro_auc(targets[i], scores[i]), ...)`` on the same resamples, all at once."""
+    n = len(targets)
+    counts = _resample_counts(n, None if patients is None else tuple(str(p) for p in patients), samples, seed)
+    per_column = _weighted_auc_columns(targets, scores, counts)
+    defined = np.isfinite(per_column).any(axis=1)
+    with np.errstate(invalid="ignore"):
+        values = np.nanmean(per_column[defined], axis=1) if defined.any() else np.zeros(0)
+    point = macro_auc(targets, scores)
+    if not len(values):
         return Interval(float(point), float("nan"), float("nan"), 0)
     low, high = np.percentile(values, [2.5, 97.5])
     return Interval(float(point), float(low), float(high), len(values))

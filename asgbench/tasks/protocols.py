@@ -61,6 +61,10 @@ class SegmentationProtocol:
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
     min_epoch_images: int = 0         # an epoch repeats a short training list (in fresh orders) to at least this many
                                       # images, so a 1 % list of a small dataset still gets enough decoder updates
+    head_prior: float = 0.0           # > 0: the output bias starts at this pixel probability (RetinaNet's focal-loss
+                                      # init); 0: the default init, where every pixel starts at 0.5
+    max_epoch_images: int = 0         # an epoch of a longer list is a fresh random subset of this many images (0: all),
+                                      # so a run's cost no longer grows with its label fraction
     overrides: tuple[str, ...] = ()
 
 

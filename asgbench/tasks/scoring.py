@@ -66,10 +66,10 @@ def score_classification(task: TaskSpec, targets: np.ndarray, scores: np.ndarray
     if task.multiclass:
         y = _one_hot(targets, len(labels))
         metrics["accuracy"] = m.bootstrap(lambda i: m.accuracy(targets[i], scores[i].argmax(1)), n, patients=patients, seed=seed).to_dict()
-        metrics["auc"] = m.bootstrap(lambda i: m.macro_auc(y[i], scores[i]), n, patients=patients, seed=seed).to_dict()
+        metrics["auc"] = m.bootstrap_macro_auc(y, scores, patients=patients, seed=seed).to_dict()
         per_class["auc"] = dict(zip(labels, m.auc_per_class(y, scores)))
         return metrics, per_class
-    metrics["auc"] = m.bootstrap(lambda i: m.macro_auc(targets[i], scores[i]), n, patients=patients, seed=seed).to_dict()
+    metrics["auc"] = m.bootstrap_macro_auc(targets, scores, patients=patients, seed=seed).to_dict()
     per_class["auc"] = dict(zip(labels, m.auc_per_class(targets, scores)))
     cut = np.full(len(labels), 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     predicted = (scores >= cut[None, :]).astype(np.int64)

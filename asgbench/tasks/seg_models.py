@@ -6,6 +6,8 @@ last layer's patch tokens. The encoder is frozen (eval mode, no gradients) unles
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -38,7 +40,7 @@ class SegmentationModel(nn.Module):
     """Encoder + decoder producing one logit map at the encoder's input size."""
 
     def __init__(self, encoder: Encoder, *, finetune: bool = False, decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16),
-                 pup_channels: tuple[int, ...] = (512, 256, 128, 64)) -> None:
+                 pup_channels: tuple[int, ...] = (512, 256, 128, 64), prior: float = 0.0) -> None:
         super().__init__()
         from segmentation_models_pytorch.base import SegmentationHead
         from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
@@ -59,6 +61,11 @@ class SegmentationModel(nn.Module):
             self.decoder = UnetDecoder(encoder_channels=channels, decoder_channels=decoder_channels[:blocks], n_blocks=blocks)
             self.head = SegmentationHead(decoder_channels[blocks - 1], 1, kernel_size=3)
             self.kind = "unet"
+        if prior > 0:
+            # RetinaNet's focal-loss init: every pixel starts at probability ``prior`` instead of 0.5, so that the
+            # decoder does not begin by marking every pixel and a short training does not end there
+            output = self.decoder.head if self.plain_vit else self.head[0]
+            nn.init.constant_(output.bias, math.log(prior / (1 - prior)))
 
     def train(self, mode: bool = True) -> SegmentationModel:
         super().train(mode)

@@ -67,12 +67,13 @@ def _batches(n: int, size: int, order: np.ndarray | None = None):
         yield order[start : start + size]
 
 
-def epoch_order(rng: np.random.Generator, n: int, min_images: int = 0) -> np.ndarray:
-    """One epoch's image order: a permutation, repeated in fresh orders until it holds ``min_images``."""
+def epoch_order(rng: np.random.Generator, n: int, min_images: int = 0, max_images: int = 0) -> np.ndarray:
+    """One epoch's image order: a permutation, repeated in fresh orders until it holds ``min_images``, and
+    cut to its first ``max_images`` (a fresh random subset each epoch) when that is set and smaller."""
     order = rng.permutation(n)
     while n and len(order) < min_images:
         order = np.concatenate([order, rng.permutation(n)])
-    return order
+    return order[:max_images] if max_images else order
 
 
 def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray, batch_size: int, device: str, threshold: float,
@@ -124,7 +125,8 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = SegmentationModel(encoder, finetune=spec.finetune, decoder_channels=spec.decoder_channels).to(device)
+    model = SegmentationModel(encoder, finetune=spec.finetune, decoder_channels=spec.decoder_channels,
+                              prior=spec.head_prior).to(device)
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay)
 
     store = data.store
@@ -150,7 +152,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     while epoch < spec.max_epochs and stale < spec.patience:
         epoch += 1
         model.train()
-        order = epoch_order(rng, len(train_images), spec.min_epoch_images)
+        order = epoch_order(rng, len(train_images), spec.min_epoch_images, spec.max_epoch_images)
         losses = []
         for done, index in enumerate(_batches(len(order), spec.batch_size, order)):
             y = encoder.preprocess_masks(torch.from_numpy(train_masks[index]).to(device))
