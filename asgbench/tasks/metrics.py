@@ -19,8 +19,8 @@ BOOTSTRAP_SAMPLES = 1000
 def _ranks(scores: np.ndarray) -> np.ndarray:
     """Ranks (1-based) down each column, ties given their average rank; one argsort when there are no ties."""
     order = np.argsort(scores, axis=0)
-    if (np.diff(np.take_along_axis(scores, order, axis=0), axis=0) == 0).any():
-        return rankdata(scores, axis=0)
+    if np.isnan(scores).any() or (np.diff(np.take_along_axis(scores, order, axis=0), axis=0) == 0).any():
+        return rankdata(scores, axis=0)                  # ties get average ranks; a NaN makes its column NaN
     ranks = np.empty(scores.shape, dtype=np.float64)
     np.put_along_axis(ranks, order, np.arange(1, len(scores) + 1, dtype=np.float64)[:, None], axis=0)
     return ranks
