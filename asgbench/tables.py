@@ -242,6 +242,24 @@ def _section_stats(name: str, stats: pd.DataFrame, columns: tuple[Column, ...]) 
     return here[here["kind"] == SECTION_KINDS[name]]
 
 
+def _common_overrides(here: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Overrides that every row of a task shares belong to its columns, not its rows: they are cleared from the
+    rows (which then merge across tasks) and returned per task for the caption; overrides that only some rows
+    of a task have stay in those rows' labels."""
+    if here.empty:
+        return here, {}
+    shared = {}
+    for task, overrides in here.groupby("task")["overrides"]:
+        values = set(overrides)
+        if len(values) == 1 and "" not in values:
+            shared[str(task)] = values.pop()
+    if not shared:
+        return here, {}
+    here = here.copy()
+    here.loc[here["task"].isin(list(shared)), "overrides"] = ""
+    return here, shared
+
+
 def _row_labels(keys: list[RowKey], ablation: bool) -> dict[RowKey, str]:
     """Model name (ablation: objectives), plus in brackets whatever else tells rows apart."""
     architectures = defaultdict(set)
@@ -338,7 +356,8 @@ def _reported_rows(name: str, columns: tuple[Column, ...]) -> list[tuple[tuple, 
     return rows
 
 
-def _caption(name: str, here: pd.DataFrame, groups: list[ColumnGroup], include_reported: bool) -> str:
+def _caption(name: str, here: pd.DataFrame, groups: list[ColumnGroup], include_reported: bool,
+             shared_overrides: dict[str, str] | None = None) -> str:
     metrics = ", ".join(dict.fromkeys(METRIC_NAMES.get(c.metric, c.metric) for g in groups for c in g.columns))
     parts = [f"{SECTION_TITLES[name]}: test-set {metrics} in %."]
     if here.empty:
@@ -357,6 +376,11 @@ def _caption(name: str, here: pd.DataFrame, groups: list[ColumnGroup], include_r
             parts.append(f"Mean ± sd over {counts[0]}–{counts[-1]} runs per cell (seeds × split draws; "
                          "no sd where a cell has one run).")
         parts.append("Best measured value per column in bold, second underlined.")
+    by_overrides: dict[str, list[str]] = defaultdict(list)
+    for task, overrides in (shared_overrides or {}).items():
+        by_overrides[overrides].append(task)
+    for overrides, tasks in by_overrides.items():
+        parts.append(f"Every {' and '.join(sorted(tasks))} run used the protocol overrides {overrides}.")
     if name == "zero-shot":
         parts.append("F1 and ACC at the threshold chosen on val; runs at fraction 100 only.")
     if name == "ablation":
@@ -377,7 +401,7 @@ def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True) -
         runs = runs[(runs["kind"] != "zero_shot") | (runs["fraction"] == 100)]
     groups = _section_layout(name, runs)
     columns = tuple(column for group in groups for column in group.columns)
-    here = _section_stats(name, aggregate(runs), columns)
+    here, shared_overrides = _common_overrides(_section_stats(name, aggregate(runs), columns))
     entries = _measured_rows(name, here, columns)
     if include_reported:
         entries += _reported_rows(name, columns)
@@ -388,7 +412,7 @@ def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True) -
     else:
         blocks = [Block(None, tuple(row for _, _, row in entries))]
     blocks = [block for block in blocks if block.rows]
-    return Table(name, _caption(name, here, groups, include_reported), tuple(groups), tuple(blocks),
+    return Table(name, _caption(name, here, groups, include_reported, shared_overrides), tuple(groups), tuple(blocks),
                  "Objectives" if name == "ablation" else "Method")
 
 

@@ -149,5 +149,6 @@ def test_ranks_match_scipy_with_and_without_ties():
     rng = np.random.default_rng(11)
     distinct = rng.random((200, 5))
     tied = np.round(distinct, 1)
-    for scores in (distinct, tied):
+    all_equal = np.ones((7, 3))
+    for scores in (distinct, tied, tied.astype(np.float32), all_equal, distinct[:, :1]):
         assert np.array_equal(_ranks(scores), rankdata(scores, axis=0))

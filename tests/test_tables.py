@@ -224,6 +224,30 @@ def test_segmentation_labels_overrides_and_ablation_uses_objectives(frame):
     assert ablation.row("IRA+ARSA+IRL+ERL (rules)").cells[0].mark == "best"
 
 
+def test_overrides_every_run_of_a_task_shares_go_to_the_caption_and_rows_merge():
+    shortened = ("max_epochs=4", "patience=3")
+    results = []
+    for objectives, gain in ABLATION.items():
+        provenance = {"objectives": list(objectives), "arsa_alignment": "rules", "best_epoch": 3}
+        results.append(make_result("asg-vit", "nih-lp", 1, 0, 0.7 + gain, provenance=provenance))
+        results.append(make_result("asg-vit", "rsna-seg", 1, 0, 0.5 + gain, provenance=provenance, overrides=shortened))
+    results.append(make_result("random-r50", "siim-seg", 1, 0, 0.4, overrides=shortened))
+    results.append(make_result("asg-vit", "siim-seg", 1, 0, 0.45, overrides=shortened))
+    results.append(make_result("asg-r50", "siim-seg", 1, 0, 0.41))
+    frame = collect(results)
+
+    ablation = build_table("ablation", frame, include_reported=False)
+    rows = [row for block in ablation.blocks for row in block.rows]
+    assert [row.label for row in rows] == ["IRA", "IRA+ARSA (rules)", "IRA+IRL+ERL", "IRA+ARSA+IRL+ERL (rules)"]
+    assert all(sum(cell.mean is not None for cell in row.cells) == 2 for row in rows)   # NIH and RSNA Dice, one row
+    assert "Every rsna-seg run used the protocol overrides max_epochs=4, patience=3." in ablation.caption
+
+    segmentation = build_table("segmentation", frame, include_reported=False)
+    labels = {row.label for block in segmentation.blocks for row in block.rows}
+    assert {"random-r50 [max_epochs=4, patience=3]", "asg-r50"} <= labels     # siim-seg: not every run shortened
+    assert "siim-seg run used" not in segmentation.caption
+
+
 def test_zero_shot_uses_fraction_100_and_three_metrics(frame):
     table = build_table("zero-shot", frame)
     row = table.row("asg-vit")

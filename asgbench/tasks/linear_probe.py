@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from asgbench.encoders.model import Encoder
 from asgbench.progress import Progress, running_total
@@ -34,56 +35,104 @@ class HeadFit:
     state: dict
 
 
-def _val_metric(targets: np.ndarray, scores: np.ndarray, multiclass: bool) -> float:
+def _val_metrics(targets: np.ndarray, scores: np.ndarray, multiclass: bool) -> np.ndarray:
+    """The selection metric of every head at once from its logits (heads x images x outputs): accuracy, or
+    macro AUC, which ranks logits as it would probabilities but without the ties a saturated sigmoid makes."""
+    heads, n, outputs = scores.shape
     if multiclass:
-        return m.accuracy(targets, scores.argmax(1))
-    value = m.macro_auc(targets, scores)
-    return value if np.isfinite(value) else 0.0
+        return (scores.argmax(2) == np.asarray(targets)[None]).mean(1)
+    columns = m.auc_columns(np.tile(np.asarray(targets), (1, heads)), scores.transpose(1, 0, 2).reshape(n, heads * outputs))
+    columns = columns.reshape(heads, outputs)
+    defined = np.isfinite(columns)
+    with np.errstate(invalid="ignore"):
+        means = np.where(defined, columns, 0).sum(1) / defined.sum(1)
+    return np.where(defined.any(1), means, 0.0)
 
 
 def _probabilities(logits: torch.Tensor, multiclass: bool) -> np.ndarray:
-    return (logits.softmax(1) if multiclass else logits.sigmoid()).numpy()
+    return (logits.softmax(-1) if multiclass else logits.sigmoid()).numpy()
 
 
-def fit_head(x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, *,
-             outputs: int, multiclass: bool, learning_rate: float, weight_decay: float, spec: LinearProbeProtocol,
-             seed: int) -> HeadFit:
-    """Train one linear head with AdamW; keep the epoch that is best on val (metric or loss)."""
+def _head_losses(logits: torch.Tensor, targets: torch.Tensor, multiclass: bool) -> torch.Tensor:
+    """Each head's mean loss (logits: heads x images x outputs): cross-entropy, or BCE averaged over outputs."""
+    heads, n, outputs = logits.shape
+    if multiclass:
+        per_item = F.cross_entropy(logits.reshape(heads * n, outputs), targets.repeat(heads), reduction="none")
+        return per_item.reshape(heads, n).mean(1)
+    return F.binary_cross_entropy_with_logits(logits, targets.expand(heads, -1, -1), reduction="none").mean((1, 2))
+
+
+def _logit_gradient(logits: torch.Tensor, targets: torch.Tensor, multiclass: bool) -> torch.Tensor:
+    """d(mean loss)/d(logits) of each head, in closed form: (softmax - one-hot) / n, or (sigmoid - y) / (n x outputs)."""
+    heads, n, outputs = logits.shape
+    if multiclass:
+        return (logits.softmax(-1) - F.one_hot(targets, outputs).to(logits.dtype)) / n
+    return (logits.sigmoid() - targets) / (n * outputs)
+
+
+def fit_heads(x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, *,
+              outputs: int, multiclass: bool, grid: list[tuple[float, float]], spec: LinearProbeProtocol,
+              seed: int) -> list[HeadFit]:
+    """Train one linear head per (learning rate, weight decay) of ``grid``, all in the same tensor ops.
+
+    Each head is what AdamW would train alone: the same seeded init and batch order for every head, its
+    own loss, learning rate, decoupled weight decay (on the weights and the bias, as ``torch.optim.AdamW``
+    applies it) and early stopping on val (metric or loss). One batched step with the loss's closed-form
+    gradient for the whole grid instead of an autograd step per head: a linear head's step is so small that
+    the per-operation overhead, not arithmetic, is its cost.
+    """
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    head = nn.Linear(x_train.shape[1], outputs)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    loss_fn = nn.CrossEntropyLoss() if multiclass else nn.BCEWithLogitsLoss()
+    template = nn.Linear(x_train.shape[1], outputs)
+    heads = len(grid)
+    # weights and bias as one (features + 1) x outputs matrix per head, against inputs with a column of ones
+    params = torch.cat([template.weight.detach().t(), template.bias.detach()[None]]).repeat(heads, 1, 1).contiguous()
+    x_train = torch.cat([x_train, torch.ones(len(x_train), 1)], 1)
+    x_val = torch.cat([x_val, torch.ones(len(x_val), 1)], 1)
+    learning_rate = torch.tensor([lr for lr, _ in grid], dtype=torch.float32)[:, None, None]
+    shrink = 1 - learning_rate * torch.tensor([wd for _, wd in grid], dtype=torch.float32)[:, None, None]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8                                         # torch's AdamW defaults
+    first, second = torch.zeros_like(params), torch.zeros_like(params)
+    step_size = learning_rate.clone()                             # a stopped head: step 0 and no decay
     val_targets = y_val.numpy()
-    best: HeadFit | None = None
-    stale = 0
-    n = len(x_train)
-    epoch = 0
+    best: list[HeadFit | None] = [None] * heads
+    stale = np.zeros(heads, dtype=int)
+    stopped = np.zeros(heads, dtype=bool)
+    epochs_run = np.zeros(heads, dtype=int)
+    n, steps = len(x_train), 0
     for epoch in range(1, spec.max_epochs + 1):
-        head.train()
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, spec.batch_size):
             batch = order[start : start + spec.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss_fn(head(x_train[batch]), y_train[batch]).backward()
-            optimizer.step()
-        head.eval()
-        with torch.no_grad():
-            logits = head(x_val)
-            val_loss = float(loss_fn(logits, y_val))
-        val_metric = _val_metric(val_targets, _probabilities(logits, multiclass), multiclass)
-        better = best is None or (val_loss < best.val_loss if spec.select_on == "loss" else val_metric > best.val_metric)
-        if better:
-            state = {k: v.clone() for k, v in head.state_dict().items()}
-            best = HeadFit(learning_rate, weight_decay, epoch, epoch, val_loss, val_metric, state)
-            stale = 0
-        else:
-            stale += 1
-            if stale >= spec.patience:
-                break
-    assert best is not None
-    best.epochs_run = epoch
-    return best
+            x = x_train[batch]
+            gradient = torch.matmul(x.t(), _logit_gradient(torch.matmul(x, params), y_train[batch], multiclass))
+            steps += 1
+            first.lerp_(gradient, 1 - beta1)
+            second.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)
+            denominator = (second / (1 - beta2 ** steps)).sqrt_().add_(eps)
+            params.mul_(shrink).sub_(first / denominator * (step_size / (1 - beta1 ** steps)))
+        epochs_run[~stopped] = epoch
+        logits = torch.matmul(x_val, params)
+        val_loss = _head_losses(logits, y_val, multiclass).numpy()
+        val_metric = _val_metrics(val_targets, logits.numpy(), multiclass)
+        for h in np.flatnonzero(~stopped):
+            fit = best[h]
+            better = fit is None or (val_loss[h] < fit.val_loss if spec.select_on == "loss" else val_metric[h] > fit.val_metric)
+            if better:
+                state = {"weight": params[h, :-1].t().clone(), "bias": params[h, -1].clone()}
+                best[h] = HeadFit(grid[h][0], grid[h][1], epoch, epoch, float(val_loss[h]), float(val_metric[h]), state)
+                stale[h] = 0
+            else:
+                stale[h] += 1
+                if stale[h] >= spec.patience:
+                    stopped[h] = True
+                    step_size[h], shrink[h] = 0, 1
+        if stopped.all():
+            break
+    fits = [fit for fit in best if fit is not None]
+    for fit, run in zip(fits, epochs_run):
+        fit.epochs_run = int(run)
+    return fits
 
 
 def run_linear_probe(encoder: Encoder, data: TaskData, spec: LinearProbeProtocol, *, seed: int, device: str,
@@ -106,12 +155,10 @@ def run_linear_probe(encoder: Encoder, data: TaskData, spec: LinearProbeProtocol
     y = {name: torch.as_tensor(split.targets, dtype=dtype) for name, split in data.splits.items()}
     outputs = len(task.labels)
     grid = [(lr, wd) for lr in spec.learning_rates for wd in spec.weight_decays]
-    fits = []
-    for done, (lr, wd) in enumerate(grid):
-        fits.append(fit_head(tensors["train"], y["train"], tensors["val"], y["val"], outputs=outputs, multiclass=task.multiclass,
-                             learning_rate=lr, weight_decay=wd, spec=spec, seed=seed))
-        if progress:
-            progress("heads", done + 1, len(grid))
+    fits = fit_heads(tensors["train"], y["train"], tensors["val"], y["val"], outputs=outputs, multiclass=task.multiclass,
+                     grid=grid, spec=spec, seed=seed)
+    if progress:
+        progress("heads", len(grid), len(grid))
     chosen = min(fits, key=lambda f: f.val_loss) if spec.select_on == "loss" else max(fits, key=lambda f: f.val_metric)
     head = nn.Linear(tensors["train"].shape[1], outputs)
     head.load_state_dict(chosen.state)

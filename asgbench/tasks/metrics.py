@@ -17,20 +17,32 @@ BOOTSTRAP_SAMPLES = 1000
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
-    """Ranks (1-based) down each column, ties given their average rank; one argsort when there are no ties."""
-    order = np.argsort(scores, axis=0)
-    if np.isnan(scores).any() or (np.diff(np.take_along_axis(scores, order, axis=0), axis=0) == 0).any():
-        return rankdata(scores, axis=0)                  # ties get average ranks; a NaN makes its column NaN
-    ranks = np.empty(scores.shape, dtype=np.float64)
-    np.put_along_axis(ranks, order, np.arange(1, len(scores) + 1, dtype=np.float64)[:, None], axis=0)
-    return ranks
+    """Ranks (1-based) down each column, ties given their average rank, from one argsort (scipy's rankdata
+    ranks column by column); a NaN makes its column NaN, as in scipy."""
+    if np.isnan(scores).any():
+        return rankdata(scores, axis=0)
+    columns = np.ascontiguousarray(scores.T)                  # sorting along contiguous rows is the fast way
+    order = np.argsort(columns, axis=1)
+    ordered = np.take_along_axis(columns, order, axis=1)
+    positions = np.broadcast_to(np.arange(columns.shape[1]), columns.shape)
+    starts = np.ones(columns.shape, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]                    # each run of equal values begins here
+    ends = np.ones(columns.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, positions, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, positions, columns.shape[1])[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty(columns.shape, dtype=np.float64)
+    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
+    return ranks.T
 
 
-def _auc_columns(targets: np.ndarray, scores: np.ndarray) -> np.ndarray:
+def auc_columns(targets: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """ROC AUC of every column at once (Mann-Whitney U with average ranks for ties); NaN where undefined."""
     targets = np.asarray(targets, dtype=bool).reshape(len(targets), -1)
-    scores = np.asarray(scores, dtype=np.float64).reshape(len(scores), -1)
-    ranks = _ranks(scores)
+    scores = np.asarray(scores)
+    # float32 scores are ranked as they are: widening them would not change their order, only the sort's cost
+    scores = scores.astype(np.float64, copy=False) if scores.dtype != np.float32 else scores
+    ranks = _ranks(scores.reshape(len(scores), -1))
     positives = targets.sum(axis=0)
     negatives = len(targets) - positives
     rank_sum = (ranks * targets).sum(axis=0)
@@ -41,11 +53,11 @@ def _auc_columns(targets: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 def auc_per_class(targets: np.ndarray, scores: np.ndarray) -> list[float | None]:
     """ROC AUC per column; None where a column has only one class (undefined)."""
-    return [None if np.isnan(v) else float(v) for v in _auc_columns(targets, scores)]
+    return [None if np.isnan(v) else float(v) for v in auc_columns(targets, scores)]
 
 
 def macro_auc(targets: np.ndarray, scores: np.ndarray) -> float:
-    values = _auc_columns(targets, scores)
+    values = auc_columns(targets, scores)
     return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
 
 

@@ -4,7 +4,8 @@ Loss is MGCA's ``10 * focal - log(soft Dice)``; AdamW at 5e-4 with weight decay 
 augmentation is a random scale (+-10 %) and rotation (+-10 degrees) applied to image and mask together.
 Per-image Dice at threshold 0.5, where an image whose mask and prediction are both empty scores 1, averaged
 over the whole test split. With the encoder frozen and augmentation off, the decoder's inputs are computed
-once per image and reused every epoch (the same numbers, without the repeated forward passes). After every
+once per image and reused every epoch, and by the other runs of the same process on the same encoder and
+dataset (the same numbers, without the repeated forward passes). After every
 epoch the training state is saved beside the run's output, so an interrupted run resumes from its last
 finished epoch.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +22,12 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from asgbench.data.store import ImageStore
 from asgbench.encoders.model import Encoder
 from asgbench.progress import Progress
 from asgbench.tasks import metrics as m
 from asgbench.tasks.data import TaskData
+from asgbench.tasks.features import weights_digest
 from asgbench.tasks.protocols import SegmentationProtocol
 from asgbench.tasks.scoring import Outcome
 from asgbench.tasks.seg_models import SegmentationModel
@@ -76,14 +80,15 @@ def epoch_order(rng: np.random.Generator, n: int, min_images: int = 0, max_image
     return order[:max_images] if max_images else order
 
 
-def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray, batch_size: int, device: str, threshold: float,
+def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray | None, batch_size: int, device: str, threshold: float,
             encoded: tuple[torch.Tensor, ...] | None = None) -> np.ndarray:
-    """Binary predictions (N x S x S, bool) for canonical uint8 images (or their cached encodings)."""
+    """Binary predictions (N x S x S, bool) for canonical uint8 images, or for their cached encodings."""
     model.eval()
     out = []
     size = (encoder.config.input.size, encoder.config.input.size)
+    count = len(encoded[0]) if encoded is not None else len(images)
     with torch.inference_mode():
-        for index in _batches(len(images), batch_size):
+        for index in _batches(count, batch_size):
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
                 if encoded is not None:
                     logits = model.decode(tuple(t[index].to(device) for t in encoded), size)
@@ -97,22 +102,45 @@ def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray, batc
 ENCODING_CACHE_BYTES = 3 * 2**30
 
 
-def encode_once(model: SegmentationModel, encoder: Encoder, images: np.ndarray, batch_size: int, device: str,
-                budget: int | None = None) -> tuple[torch.Tensor, ...] | None:
-    """The decoder's inputs for every image, computed once (frozen encoder, no augmentation), or None when
-    they would not fit in ``budget`` bytes."""
-    budget = ENCODING_CACHE_BYTES if budget is None else budget
-    if len(images) == 0:
-        return None
-    model.eval()
-    parts: list[tuple[torch.Tensor, ...]] = []
-    with torch.inference_mode():
-        for index in _batches(len(images), batch_size):
-            encoded = model.encode(encoder.preprocess(torch.from_numpy(images[index]).to(device)))
-            if not parts and sum(t[0].numel() * t.element_size() for t in encoded) * len(images) > budget:
-                return None
-            parts.append(tuple(t.cpu() for t in encoded))
-    return tuple(torch.cat(column) for column in zip(*parts))
+@dataclass
+class EncodingCache:
+    """The decoder's inputs per image for one (encoder weights, input contract, image store), kept in memory.
+
+    Frozen and without augmentation, an encoder maps an image to the same tensors in every epoch and in every
+    run: the runs of one process that share an encoder and a dataset (a sweep trial holds every fraction and
+    seed of one model and task) encode each train, val and test image once between them.
+    """
+
+    key: str = ""
+    per_image: dict[str, tuple[torch.Tensor, ...]] = field(default_factory=dict)
+    image_bytes: int = 0
+
+    def take(self, model: SegmentationModel, encoder: Encoder, store: ImageStore, image_ids: list[str], batch_size: int,
+             device: str, budget: int) -> tuple[torch.Tensor, ...] | None:
+        """The encodings of ``image_ids`` (stacked in that order), computing the missing ones; None when all the
+        images this cache would then hold do not fit in ``budget`` bytes."""
+        if not image_ids:
+            return None
+        key = f"{weights_digest(encoder)}|{encoder.config.input}|{model.kind}|{store.key}"
+        if key != self.key:
+            self.key, self.per_image, self.image_bytes = key, {}, 0
+        missing = [i for i in dict.fromkeys(image_ids) if i not in self.per_image]
+        model.eval()
+        with torch.inference_mode():
+            for index in _batches(len(missing), batch_size):
+                ids = [missing[i] for i in index]
+                encoded = model.encode(encoder.preprocess(torch.from_numpy(store.batch(ids)).to(device)))
+                self.image_bytes = self.image_bytes or sum(t[0].numel() * t.element_size() for t in encoded)
+                if self.image_bytes * (len(self.per_image) + len(missing)) > budget:
+                    return None
+                for row, image_id in enumerate(ids):
+                    self.per_image[image_id] = tuple(t[row].cpu() for t in encoded)
+        if self.image_bytes * len(self.per_image) > budget:
+            return None
+        return tuple(torch.stack(column) for column in zip(*(self.per_image[i] for i in image_ids)))
+
+
+ENCODINGS = EncodingCache()
 
 
 def _aligned_masks(encoder: Encoder, masks: np.ndarray) -> np.ndarray:
@@ -131,11 +159,16 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
 
     store = data.store
     train, val, test = data.splits["train"], data.splits["val"], data.splits["test"]
-    train_images, train_masks = store.batch(train.image_ids), data.masks("train")
-    val_images, val_truth = store.batch(val.image_ids), _aligned_masks(encoder, data.masks("val"))
+    train_masks, val_truth = data.masks("train"), _aligned_masks(encoder, data.masks("val"))
     reuse_encodings = not spec.finetune and not spec.augment
-    train_encoded = encode_once(model, encoder, train_images, spec.batch_size, device) if reuse_encodings else None
-    val_encoded = encode_once(model, encoder, val_images, spec.batch_size, device) if train_encoded is not None else None
+
+    def encodings(image_ids: list[str]) -> tuple[torch.Tensor, ...] | None:
+        return ENCODINGS.take(model, encoder, store, image_ids, spec.batch_size, device, ENCODING_CACHE_BYTES) if reuse_encodings else None
+
+    train_encoded = encodings(train.image_ids)
+    val_encoded = encodings(val.image_ids) if train_encoded is not None else None
+    train_images = store.batch(train.image_ids) if train_encoded is None else None
+    val_images = store.batch(val.image_ids) if val_encoded is None else None
     size = (encoder.config.input.size, encoder.config.input.size)
 
     epoch, best_dice, best_epoch, stale, best_state, history = 0, -1.0, 0, 0, None, []
@@ -152,7 +185,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     while epoch < spec.max_epochs and stale < spec.patience:
         epoch += 1
         model.train()
-        order = epoch_order(rng, len(train_images), spec.min_epoch_images, spec.max_epoch_images)
+        order = epoch_order(rng, len(train.image_ids), spec.min_epoch_images, spec.max_epoch_images)
         losses = []
         for done, index in enumerate(_batches(len(order), spec.batch_size, order)):
             y = encoder.preprocess_masks(torch.from_numpy(train_masks[index]).to(device))
@@ -192,7 +225,9 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     if best_state is not None:
         model.load_state_dict(best_state)
     test_truth = _aligned_masks(encoder, data.masks("test"))
-    predicted = predict(model, encoder, store.batch(test.image_ids), spec.batch_size, device, spec.threshold)
+    test_encoded = encodings(test.image_ids) if train_encoded is not None else None
+    test_images = store.batch(test.image_ids) if test_encoded is None else None
+    predicted = predict(model, encoder, test_images, spec.batch_size, device, spec.threshold, test_encoded)
     dice = m.dice_per_image(test_truth, predicted)
     metrics = {"dice": m.bootstrap(lambda i: float(dice[i].mean()), len(dice), patients=test.patients, seed=seed).to_dict()}
     empty = test_truth.reshape(len(test_truth), -1).sum(1) == 0
