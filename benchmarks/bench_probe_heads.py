@@ -63,22 +63,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", type=Path, default=Path(".asgbench/demo/suite-small"))
     parser.add_argument("--model", default="random-r18")
+    parser.add_argument("--checkpoint", default=None, help="the model's weights (e.g. the demo's asg-random)")
     parser.add_argument("--task", default="nih-lp")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--cache-dir", type=Path, default=Path(".asgbench/bench-cache"),
                         help="the feature cache (features are extracted once, before any timing)")
     args = parser.parse_args()
-    torch.set_num_threads(1)                      # as a sweep trial runs: one CPU each
     task = TASKS.get(args.task)
     spec = LinearProbeProtocol()
     grid = [(lr, wd) for lr in spec.learning_rates for wd in spec.weight_decays]
-    encoder = create_encoder(args.model, seed=0)
+    encoder = create_encoder(args.model, args.checkpoint, seed=0)
+    threads = torch.get_num_threads()
     rows, totals, mismatches = [], {"at once": 0.0, "one at a time": 0.0}, 0
     for fraction in (1, 10, 100):
         data = load_task_data(task, fraction=fraction, data_root=args.suite, cache_dir=args.cache_dir)
         cover = [i for i in dict.fromkeys([*data.full_train.ids, *data.splits["val"].image_ids, *data.splits["test"].image_ids])
                  if i in data.store.positions]
+        torch.set_num_threads(threads)
         features = cached_features(encoder, data.store, cover, args.cache_dir / "features")
+        torch.set_num_threads(1)                  # the heads as a sweep trial trains them: one CPU each
         x = {name: features.take(split.image_ids) for name, split in data.splits.items()}
         mean, std = x["train"].mean(0), x["train"].std(0) + 1e-6
         x = {name: torch.from_numpy(np.ascontiguousarray((value - mean) / std, dtype=np.float32)) for name, value in x.items()}
@@ -99,7 +102,7 @@ def main() -> None:
             mismatches += same.count(False)
             rows.append([f"{fraction} %", seed, len(y["train"]), f"{one_by_one:.2f}", f"{at_once:.2f}", f"{one_by_one / at_once:.1f}x",
                          f"{sum(same)}/{len(grid)}"])
-    print(f"{args.model} features on {args.task}: the 6-head grid of the linear-probe protocol, one CPU thread")
+    print(f"{args.model} features ({encoder.feature_dim}-d) on {args.task}: the 6-head grid of the linear-probe protocol, one CPU thread")
     print(tabulate(rows, headers=["labels", "seed", "train images", "one at a time s", "at once s", "ratio",
                                   "heads identical"], tablefmt="github"))
     print(f"in all: {totals['one at a time']:.1f} s one at a time vs {totals['at once']:.1f} s at once, "

@@ -152,3 +152,19 @@ def test_ranks_match_scipy_with_and_without_ties():
     all_equal = np.ones((7, 3))
     for scores in (distinct, tied, tied.astype(np.float32), all_equal, distinct[:, :1]):
         assert np.array_equal(_ranks(scores), rankdata(scores, axis=0))
+
+
+def test_the_threshold_chosen_on_val_has_the_best_mean_dice_of_the_grid():
+    from asgbench.tasks.segmentation import THRESHOLD_GRID, best_threshold
+
+    truth = np.zeros((3, 4, 4), dtype=bool)
+    truth[0, :2, :2] = True                                   # image 0 has a lesion; images 1 and 2 are empty
+    probabilities = np.full((3, 4, 4), 0.1, dtype=np.float32)
+    probabilities[0, :2, :2] = 0.7                            # the lesion scores 0.7, the background 0.1 ...
+    probabilities[1, 0, 0] = 0.4                              # ... and one false alarm on an empty image 0.4
+    threshold, dice = best_threshold(truth, probabilities)
+    assert threshold == 0.45 and dice == 1.0                  # the lowest threshold above the false alarm
+    for t in THRESHOLD_GRID:
+        assert m.dice_per_image(truth, probabilities >= t).mean() <= dice
+    nothing, empty_dice = best_threshold(truth, np.zeros((3, 4, 4), dtype=np.float32))
+    assert (nothing, empty_dice) == (THRESHOLD_GRID[0], 2 / 3)   # no pixel at any threshold: the empty images score

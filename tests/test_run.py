@@ -229,7 +229,7 @@ def test_runs_in_one_process_share_encodings_and_get_what_encoding_every_epoch_g
     from asgbench.tasks import segmentation
 
     args = ("--model", "random-r18", "--task", "siim-seg", "--set", "max_epochs=2", "--set", "batch_size=8",
-            "--set", "augment=false", "--seed", "4", "--force")
+            "--set", "augment=false", "--set", "threshold_on_val=true", "--seed", "4", "--force")
     monkeypatch.setattr(segmentation, "ENCODINGS", segmentation.EncodingCache())
     code, out, err = run_cli(workspace, capsys, *args, "--fraction", "10")
     assert code == 0, err
@@ -249,3 +249,6 @@ def test_runs_in_one_process_share_encodings_and_get_what_encoding_every_epoch_g
     assert [h["val_dice"] for h in every_epoch["selection"]["history"]] == pytest.approx(
         [h["val_dice"] for h in shared["selection"]["history"]], abs=1e-6)
     assert every_epoch["metrics"]["dice"]["value"] == pytest.approx(shared["metrics"]["dice"]["value"], abs=1e-6)
+    thresholds = [h["threshold"] for h in shared["selection"]["history"]]
+    assert set(thresholds) <= set(segmentation.THRESHOLD_GRID)              # chosen on val, epoch by epoch
+    assert shared["selection"]["threshold"] == thresholds[shared["selection"]["best_epoch"] - 1]

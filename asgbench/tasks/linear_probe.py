@@ -35,14 +35,13 @@ class HeadFit:
     state: dict
 
 
-def _val_metrics(targets: np.ndarray, scores: np.ndarray, multiclass: bool) -> np.ndarray:
-    """The selection metric of every head at once from its logits (heads x images x outputs): accuracy, or
+def _val_metrics(targets: np.ndarray, logits: np.ndarray, multiclass: bool) -> np.ndarray:
+    """The selection metric of every head at once from its logits (images x heads x outputs): accuracy, or
     macro AUC, which ranks logits as it would probabilities but without the ties a saturated sigmoid makes."""
-    heads, n, outputs = scores.shape
+    n, heads, outputs = logits.shape
     if multiclass:
-        return (scores.argmax(2) == np.asarray(targets)[None]).mean(1)
-    columns = m.auc_columns(np.tile(np.asarray(targets), (1, heads)), scores.transpose(1, 0, 2).reshape(n, heads * outputs))
-    columns = columns.reshape(heads, outputs)
+        return (logits.argmax(2) == np.asarray(targets)[:, None]).mean(0)
+    columns = m.auc_columns(np.tile(np.asarray(targets), (1, heads)), logits.reshape(n, heads * outputs)).reshape(heads, outputs)
     defined = np.isfinite(columns)
     with np.errstate(invalid="ignore"):
         means = np.where(defined, columns, 0).sum(1) / defined.sum(1)
@@ -54,20 +53,20 @@ def _probabilities(logits: torch.Tensor, multiclass: bool) -> np.ndarray:
 
 
 def _head_losses(logits: torch.Tensor, targets: torch.Tensor, multiclass: bool) -> torch.Tensor:
-    """Each head's mean loss (logits: heads x images x outputs): cross-entropy, or BCE averaged over outputs."""
-    heads, n, outputs = logits.shape
+    """Each head's mean loss (logits: images x heads x outputs): cross-entropy, or BCE averaged over outputs."""
+    n, heads, outputs = logits.shape
     if multiclass:
-        per_item = F.cross_entropy(logits.reshape(heads * n, outputs), targets.repeat(heads), reduction="none")
-        return per_item.reshape(heads, n).mean(1)
-    return F.binary_cross_entropy_with_logits(logits, targets.expand(heads, -1, -1), reduction="none").mean((1, 2))
+        per_item = F.cross_entropy(logits.reshape(n * heads, outputs), targets.repeat_interleave(heads), reduction="none")
+        return per_item.reshape(n, heads).mean(0)
+    return F.binary_cross_entropy_with_logits(logits, targets[:, None].expand(-1, heads, -1), reduction="none").mean((0, 2))
 
 
 def _logit_gradient(logits: torch.Tensor, targets: torch.Tensor, multiclass: bool) -> torch.Tensor:
     """d(mean loss)/d(logits) of each head, in closed form: (softmax - one-hot) / n, or (sigmoid - y) / (n x outputs)."""
-    heads, n, outputs = logits.shape
+    n, heads, outputs = logits.shape
     if multiclass:
-        return (logits.softmax(-1) - F.one_hot(targets, outputs).to(logits.dtype)) / n
-    return (logits.sigmoid() - targets) / (n * outputs)
+        return (logits.softmax(-1) - F.one_hot(targets, outputs).to(logits.dtype)[:, None]) / n
+    return (logits.sigmoid() - targets[:, None]) / (n * outputs)
 
 
 def fit_heads(x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, *,
@@ -75,25 +74,31 @@ def fit_heads(x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor,
               seed: int) -> list[HeadFit]:
     """Train one linear head per (learning rate, weight decay) of ``grid``, all in the same tensor ops.
 
-    Each head is what AdamW would train alone: the same seeded init and batch order for every head, its
-    own loss, learning rate, decoupled weight decay (on the weights and the bias, as ``torch.optim.AdamW``
-    applies it) and early stopping on val (metric or loss). One batched step with the loss's closed-form
-    gradient for the whole grid instead of an autograd step per head: a linear head's step is so small that
-    the per-operation overhead, not arithmetic, is its cost.
+    Each head is what AdamW would train alone (up to float rounding): the same seeded init and batch order
+    for every head, its own loss, learning rate, decoupled weight decay (on the weights and the bias, as
+    ``torch.optim.AdamW`` applies it) and early stopping on val (metric or loss). The heads sit side by side
+    in one matrix, so a step is one matrix product forward, the loss's closed-form gradient and one product
+    back for the whole grid, instead of an autograd step per head: a linear head's step is so small that the
+    per-operation overhead, not arithmetic, is its cost.
     """
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     template = nn.Linear(x_train.shape[1], outputs)
     heads = len(grid)
-    # weights and bias as one (features + 1) x outputs matrix per head, against inputs with a column of ones
-    params = torch.cat([template.weight.detach().t(), template.bias.detach()[None]]).repeat(heads, 1, 1).contiguous()
+    # (features + 1) x (heads x outputs): head h's weights and bias in columns h*outputs ..., against inputs
+    # that end with a column of ones
+    single = torch.cat([template.weight.detach().t(), template.bias.detach()[None]])
+    params = single.repeat(1, heads).contiguous()
     x_train = torch.cat([x_train, torch.ones(len(x_train), 1)], 1)
     x_val = torch.cat([x_val, torch.ones(len(x_val), 1)], 1)
-    learning_rate = torch.tensor([lr for lr, _ in grid], dtype=torch.float32)[:, None, None]
-    shrink = 1 - learning_rate * torch.tensor([wd for _, wd in grid], dtype=torch.float32)[:, None, None]
-    beta1, beta2, eps = 0.9, 0.999, 1e-8                                         # torch's AdamW defaults
+
+    def per_column(values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32).repeat_interleave(outputs)[None]
+
+    step_size = per_column([lr for lr, _ in grid])                  # a stopped head: step 0 and no decay
+    shrink = 1 - step_size * per_column([wd for _, wd in grid])
+    beta1, beta2, eps = 0.9, 0.999, 1e-8                              # torch's AdamW defaults
     first, second = torch.zeros_like(params), torch.zeros_like(params)
-    step_size = learning_rate.clone()                             # a stopped head: step 0 and no decay
     val_targets = y_val.numpy()
     best: list[HeadFit | None] = [None] * heads
     stale = np.zeros(heads, dtype=int)
@@ -105,28 +110,31 @@ def fit_heads(x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor,
         for start in range(0, n, spec.batch_size):
             batch = order[start : start + spec.batch_size]
             x = x_train[batch]
-            gradient = torch.matmul(x.t(), _logit_gradient(torch.matmul(x, params), y_train[batch], multiclass))
+            logits = (x @ params).view(len(batch), heads, outputs)
+            gradient = x.t() @ _logit_gradient(logits, y_train[batch], multiclass).view(len(batch), heads * outputs)
             steps += 1
             first.lerp_(gradient, 1 - beta1)
             second.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)
             denominator = (second / (1 - beta2 ** steps)).sqrt_().add_(eps)
             params.mul_(shrink).sub_(first / denominator * (step_size / (1 - beta1 ** steps)))
         epochs_run[~stopped] = epoch
-        logits = torch.matmul(x_val, params)
+        logits = (x_val @ params).view(len(x_val), heads, outputs)
         val_loss = _head_losses(logits, y_val, multiclass).numpy()
         val_metric = _val_metrics(val_targets, logits.numpy(), multiclass)
         for h in np.flatnonzero(~stopped):
             fit = best[h]
             better = fit is None or (val_loss[h] < fit.val_loss if spec.select_on == "loss" else val_metric[h] > fit.val_metric)
             if better:
-                state = {"weight": params[h, :-1].t().clone(), "bias": params[h, -1].clone()}
+                columns = params[:, h * outputs : (h + 1) * outputs]
+                state = {"weight": columns[:-1].t().clone(), "bias": columns[-1].clone()}
                 best[h] = HeadFit(grid[h][0], grid[h][1], epoch, epoch, float(val_loss[h]), float(val_metric[h]), state)
                 stale[h] = 0
             else:
                 stale[h] += 1
                 if stale[h] >= spec.patience:
                     stopped[h] = True
-                    step_size[h], shrink[h] = 0, 1
+                    step_size[:, h * outputs : (h + 1) * outputs] = 0
+                    shrink[:, h * outputs : (h + 1) * outputs] = 1
         if stopped.all():
             break
     fits = [fit for fit in best if fit is not None]

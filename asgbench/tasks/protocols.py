@@ -63,6 +63,8 @@ class SegmentationProtocol:
                                       # images, so a 1 % list of a small dataset still gets enough decoder updates
     head_prior: float = 0.0           # > 0: the output bias starts at this pixel probability (RetinaNet's focal-loss
                                       # init); 0: the default init, where every pixel starts at 0.5
+    threshold_on_val: bool = False    # True: each epoch's val Dice is the best over thresholds 0.05, 0.10, ... 0.95, and the
+                                      # test split is scored at the best epoch's; False: ``threshold`` (MGCA's 0.5)
     max_epoch_images: int = 0         # an epoch of a longer list is a fresh random subset of this many images (0: all),
                                       # so a run's cost no longer grows with its label fraction
     overrides: tuple[str, ...] = ()

@@ -80,9 +80,10 @@ def epoch_order(rng: np.random.Generator, n: int, min_images: int = 0, max_image
     return order[:max_images] if max_images else order
 
 
-def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray | None, batch_size: int, device: str, threshold: float,
-            encoded: tuple[torch.Tensor, ...] | None = None) -> np.ndarray:
-    """Binary predictions (N x S x S, bool) for canonical uint8 images, or for their cached encodings."""
+def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray | None, batch_size: int, device: str,
+            threshold: float | None, encoded: tuple[torch.Tensor, ...] | None = None) -> np.ndarray:
+    """Binary predictions (N x S x S, bool) for canonical uint8 images, or for their cached encodings; with
+    ``threshold`` None, the pixel probabilities (float32) instead."""
     model.eval()
     out = []
     size = (encoder.config.input.size, encoder.config.input.size)
@@ -94,7 +95,8 @@ def predict(model: SegmentationModel, encoder: Encoder, images: np.ndarray | Non
                     logits = model.decode(tuple(t[index].to(device) for t in encoded), size)
                 else:
                     logits = model(encoder.preprocess(torch.from_numpy(images[index]).to(device)))
-            out.append((logits.float().sigmoid() >= threshold)[:, 0].cpu().numpy())
+            probability = logits.float().sigmoid()[:, 0]
+            out.append((probability if threshold is None else probability >= threshold).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1, 1), dtype=bool)
 
 
@@ -143,6 +145,17 @@ class EncodingCache:
 ENCODINGS = EncodingCache()
 
 
+# The thresholds a run may choose from on val (``threshold_on_val``).
+THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def best_threshold(truth: np.ndarray, probabilities: np.ndarray, grid: tuple[float, ...] = THRESHOLD_GRID) -> tuple[float, float]:
+    """(threshold, mean per-image Dice) of the grid's threshold with the highest mean Dice; ties go to the lowest."""
+    scores = [float(m.dice_per_image(truth, probabilities >= t).mean()) for t in grid]
+    best = int(np.argmax(scores))
+    return grid[best], scores[best]
+
+
 def _aligned_masks(encoder: Encoder, masks: np.ndarray) -> np.ndarray:
     return encoder.preprocess_masks(torch.from_numpy(masks)).cpu().numpy()[:, 0] >= 0.5
 
@@ -172,12 +185,14 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     size = (encoder.config.input.size, encoder.config.input.size)
 
     epoch, best_dice, best_epoch, stale, best_state, history = 0, -1.0, 0, 0, None, []
+    chosen_threshold = spec.threshold
     if state_file is not None and state_file.is_file():
         saved = torch.load(state_file, weights_only=True)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         epoch, best_dice, best_epoch, stale = saved["epoch"], saved["best_dice"], saved["best_epoch"], saved["stale"]
         best_state, history = saved["best_state"], saved["history"]
+        chosen_threshold = saved.get("best_threshold", spec.threshold)
         generator.set_state(saved["generator"])
         rng.bit_generator.state = saved["rng"]
     resumed_from = epoch
@@ -205,11 +220,16 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             losses.append(loss.item())
             if progress:
                 progress(f"epoch {epoch}", (done + 1) * spec.batch_size, len(order))
-        val_dice = float(m.dice_per_image(val_truth, predict(model, encoder, val_images, spec.batch_size, device, spec.threshold,
-                                                                    val_encoded)).mean())
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"), "val_dice": val_dice})
+        if spec.threshold_on_val:
+            probabilities = predict(model, encoder, val_images, spec.batch_size, device, None, val_encoded)
+            threshold, val_dice = best_threshold(val_truth, probabilities)
+        else:
+            predicted = predict(model, encoder, val_images, spec.batch_size, device, spec.threshold, val_encoded)
+            threshold, val_dice = spec.threshold, float(m.dice_per_image(val_truth, predicted).mean())
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"), "val_dice": val_dice,
+                        "threshold": threshold})
         if val_dice > best_dice:
-            best_dice, best_epoch, stale = val_dice, epoch, 0
+            best_dice, best_epoch, chosen_threshold, stale = val_dice, epoch, threshold, 0
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
@@ -217,7 +237,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             state_file.parent.mkdir(parents=True, exist_ok=True)
             temporary = state_file.with_name(f".{state_file.name}.{os.getpid()}")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best_dice": best_dice,
-                        "best_epoch": best_epoch, "stale": stale, "best_state": best_state, "history": history,
+                        "best_epoch": best_epoch, "best_threshold": chosen_threshold, "stale": stale, "best_state": best_state, "history": history,
                         "generator": generator.get_state(), "rng": rng.bit_generator.state}, temporary)
             os.replace(temporary, state_file)
     train_seconds = time.perf_counter() - started
@@ -227,7 +247,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     test_truth = _aligned_masks(encoder, data.masks("test"))
     test_encoded = encodings(test.image_ids) if train_encoded is not None else None
     test_images = store.batch(test.image_ids) if test_encoded is None else None
-    predicted = predict(model, encoder, test_images, spec.batch_size, device, spec.threshold, test_encoded)
+    predicted = predict(model, encoder, test_images, spec.batch_size, device, chosen_threshold, test_encoded)
     dice = m.dice_per_image(test_truth, predicted)
     metrics = {"dice": m.bootstrap(lambda i: float(dice[i].mean()), len(dice), patients=test.patients, seed=seed).to_dict()}
     empty = test_truth.reshape(len(test_truth), -1).sum(1) == 0
@@ -240,7 +260,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     })
     return Outcome(
         metrics=metrics, per_class={"dice": {data.task.labels[0]: metrics["dice"]["value"]}}, predictions=predictions,
-        selection={"encodings_reused": train_encoded is not None, "best_epoch": best_epoch, "val_dice": best_dice, "epochs_run": epoch, "resumed_from_epoch": resumed_from,
+        selection={"encodings_reused": train_encoded is not None, "best_epoch": best_epoch, "val_dice": best_dice, "threshold": chosen_threshold, "epochs_run": epoch, "resumed_from_epoch": resumed_from,
                    "history": history, "decoder": model.kind, "trainable_parameters": sum(p.numel() for p in model.trainable_parameters())},
         counts={"train_positive": int((train_masks.reshape(len(train_masks), -1).sum(1) > 0).sum()),
                 "test_positive": int((~empty).sum())},
