@@ -187,23 +187,27 @@ def test_a_killed_run_leaves_no_result_and_the_next_run_resumes(workspace, tmp_p
     assert isinstance(pd.read_parquet(out / f"{result['run_id']}.predictions.parquet"), pd.DataFrame)
 
 
-@pytest.mark.parametrize("model", ["random-vit-tiny"])     # random-r18: the test below
-def test_reused_encodings_give_the_same_segmentation_as_encoding_every_epoch(workspace, capsys, monkeypatch, model):
+def assert_encoding_every_epoch_gives(reference: dict, workspace, capsys, monkeypatch, *args: str) -> None:
+    """Run ``args`` again with no encodings kept (the encoder runs every epoch) and compare with ``reference``."""
     from asgbench.tasks import segmentation
 
-    args = ("--model", model, "--task", "siim-seg", "--set", "max_epochs=2", "--set", "batch_size=8", "--set", "augment=false")
-    code, out, err = run_cli(workspace, capsys, *args, "--seed", "3")
-    assert code == 0, err
-    reused = result_of(out, workspace)
-    assert reused["selection"]["encodings_reused"] is True
+    monkeypatch.setattr(segmentation, "ENCODINGS", segmentation.EncodingCache())
     monkeypatch.setattr(segmentation, "ENCODING_CACHE_BYTES", 0)          # too small: encode every epoch
-    code, out, err = run_cli(workspace, capsys, *args, "--seed", "3", "--force")
+    code, out, err = run_cli(workspace, capsys, *args, "--force")
     assert code == 0, err
     again = result_of(out, workspace)
-    assert again["selection"]["encodings_reused"] is False
+    assert reference["selection"]["encodings_reused"] is True and again["selection"]["encodings_reused"] is False
     assert [h["val_dice"] for h in again["selection"]["history"]] == pytest.approx(
-        [h["val_dice"] for h in reused["selection"]["history"]], abs=1e-6)
-    assert again["metrics"]["dice"]["value"] == pytest.approx(reused["metrics"]["dice"]["value"], abs=1e-6)
+        [h["val_dice"] for h in reference["selection"]["history"]], abs=1e-6)
+    assert again["metrics"]["dice"]["value"] == pytest.approx(reference["metrics"]["dice"]["value"], abs=1e-6)
+
+
+def test_reused_encodings_give_the_same_segmentation_as_encoding_every_epoch(workspace, capsys, monkeypatch):
+    args = ("--model", "random-vit-tiny", "--task", "siim-seg", "--set", "max_epochs=2", "--set", "batch_size=8",
+            "--set", "augment=false", "--seed", "3")
+    code, out, err = run_cli(workspace, capsys, *args)
+    assert code == 0, err
+    assert_encoding_every_epoch_gives(result_of(out, workspace), workspace, capsys, monkeypatch, *args)
 
 
 @pytest.mark.parametrize("model", ["random-r18", "random-vit-tiny"])
@@ -229,26 +233,16 @@ def test_runs_in_one_process_share_encodings_and_get_what_encoding_every_epoch_g
     from asgbench.tasks import segmentation
 
     args = ("--model", "random-r18", "--task", "siim-seg", "--set", "max_epochs=2", "--set", "batch_size=8",
-            "--set", "augment=false", "--set", "threshold_on_val=true", "--seed", "4", "--force")
+            "--set", "augment=false", "--set", "threshold_on_val=true", "--seed", "4")
     monkeypatch.setattr(segmentation, "ENCODINGS", segmentation.EncodingCache())
-    code, out, err = run_cli(workspace, capsys, *args, "--fraction", "10")
+    code, out, err = run_cli(workspace, capsys, *args, "--fraction", "10", "--force")
     assert code == 0, err
     after_ten = len(segmentation.ENCODINGS.per_image)
-    code, out, err = run_cli(workspace, capsys, *args, "--fraction", "100")
+    code, out, err = run_cli(workspace, capsys, *args, "--fraction", "100", "--force")
     assert code == 0, err
     shared = result_of(out, workspace)
-    assert shared["selection"]["encodings_reused"] is True
     assert 0 < after_ten < len(segmentation.ENCODINGS.per_image)          # the 100 % run encoded only what was new
-
-    monkeypatch.setattr(segmentation, "ENCODINGS", segmentation.EncodingCache())
-    monkeypatch.setattr(segmentation, "ENCODING_CACHE_BYTES", 0)          # too small: encode every epoch
-    code, out, err = run_cli(workspace, capsys, *args, "--fraction", "100")
-    assert code == 0, err
-    every_epoch = result_of(out, workspace)
-    assert every_epoch["selection"]["encodings_reused"] is False
-    assert [h["val_dice"] for h in every_epoch["selection"]["history"]] == pytest.approx(
-        [h["val_dice"] for h in shared["selection"]["history"]], abs=1e-6)
-    assert every_epoch["metrics"]["dice"]["value"] == pytest.approx(shared["metrics"]["dice"]["value"], abs=1e-6)
     thresholds = [h["threshold"] for h in shared["selection"]["history"]]
     assert set(thresholds) <= set(segmentation.THRESHOLD_GRID)              # chosen on val, epoch by epoch
     assert shared["selection"]["threshold"] == thresholds[shared["selection"]["best_epoch"] - 1]
+    assert_encoding_every_epoch_gives(shared, workspace, capsys, monkeypatch, *args, "--fraction", "100")

@@ -117,13 +117,17 @@ class EncodingCache:
     per_image: dict[str, tuple[torch.Tensor, ...]] = field(default_factory=dict)
     image_bytes: int = 0
 
-    def take(self, model: SegmentationModel, encoder: Encoder, store: ImageStore, image_ids: list[str], batch_size: int,
-             device: str, budget: int) -> tuple[torch.Tensor, ...] | None:
-        """The encodings of ``image_ids`` (stacked in that order), computing the missing ones; None when all the
-        images this cache would then hold do not fit in ``budget`` bytes."""
+    @staticmethod
+    def key_of(model: SegmentationModel, encoder: Encoder, store: ImageStore) -> str:
+        """What the encodings depend on: the encoder's weights and input contract, the decoder kind, the images."""
+        return f"{weights_digest(encoder)}|{encoder.config.input}|{model.kind}|{store.key}"
+
+    def take(self, key: str, model: SegmentationModel, encoder: Encoder, store: ImageStore, image_ids: list[str],
+             batch_size: int, device: str, budget: int) -> tuple[torch.Tensor, ...] | None:
+        """The encodings of ``image_ids`` (stacked in that order) under ``key`` (:meth:`key_of`), computing the
+        missing ones; None when all the images this cache would then hold do not fit in ``budget`` bytes."""
         if not image_ids:
             return None
-        key = f"{weights_digest(encoder)}|{encoder.config.input}|{model.kind}|{store.key}"
         if key != self.key:
             self.key, self.per_image, self.image_bytes = key, {}, 0
         missing = [i for i in dict.fromkeys(image_ids) if i not in self.per_image]
@@ -175,8 +179,12 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     train_masks, val_truth = data.masks("train"), _aligned_masks(encoder, data.masks("val"))
     reuse_encodings = not spec.finetune and not spec.augment
 
+    encodings_key = EncodingCache.key_of(model, encoder, store) if reuse_encodings else ""
+
     def encodings(image_ids: list[str]) -> tuple[torch.Tensor, ...] | None:
-        return ENCODINGS.take(model, encoder, store, image_ids, spec.batch_size, device, ENCODING_CACHE_BYTES) if reuse_encodings else None
+        if not reuse_encodings:
+            return None
+        return ENCODINGS.take(encodings_key, model, encoder, store, image_ids, spec.batch_size, device, ENCODING_CACHE_BYTES)
 
     train_encoded = encodings(train.image_ids)
     val_encoded = encodings(val.image_ids) if train_encoded is not None else None
