@@ -21,7 +21,7 @@ $(STAMP): setup.cfg pyproject.toml requirements.lock
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/asgbench demo
+	$(BIN)/asgbench demo --workdir .asgbench/demo --out results/demo --update-readme README.md
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

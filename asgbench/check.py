@@ -82,7 +82,7 @@ class RunIdentity:
     def of(cls, result: dict) -> RunIdentity:
         spec = result["spec"]
         return cls(spec["model"], spec["task"], int(spec["fraction"]), int(spec["draw"]), int(spec["seed"]),
-                   spec["split_protocol"], spec["protocol"], tuple(spec["overrides"]), checkpoint_variant(result))
+                   spec["split_protocol"], spec["eval_protocol"], tuple(spec["overrides"]), checkpoint_variant(result))
 
     def describe(self) -> str:
         model = f"{self.model} · {self.variant}" if self.variant else self.model

@@ -125,27 +125,103 @@ def with_overrides(config, overrides, *, frozen_keys: frozenset[str] = frozenset
     return config
 
 
-def from_mapping(cls, data: dict, where: str = "config"):
-    """Build a (nested) dataclass from a mapping such as parsed YAML; unknown keys are errors naming ``where``."""
+def _check_type(hint, value, where: str, problems: list[str]):
+    """``value`` as the type ``hint`` asks for (lists become tuples, ints pass as floats), or None with the
+    problem appended: a YAML value is data, so it is checked, never converted from text or evaluated."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        trial: list[str] = []
+        for option in options:
+            checked = _check_type(option, value, where, trial)
+            if len(trial) == 0:
+                return checked
+            trial.clear()
+        problems.append(f"{where}: expected {' or '.join(_type_name(a) for a in args)}, found {value!r}")
+        return None
+    if origin is tuple:
+        if isinstance(value, str) and args and args[0] is str:   # "ira,arsa" for a list of names
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if not isinstance(value, (list, tuple)):
+            problems.append(f"{where}: expected a list (each item {_type_name(args[0]) if args else 'a value'}), found {value!r}")
+            return None
+        item = args[0] if args else typing.Any
+        return tuple(_check_type(item, v, f"{where}[{i}]", problems) for i, v in enumerate(value))
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            problems.append(f"{where}: expected a mapping, found {value!r}")
+            return None
+        if not args:
+            return dict(value)
+        return {_check_type(args[0], k, f"{where} key", problems): _check_type(args[1], v, f"{where}.{k}", problems)
+                for k, v in value.items()}
+    if hint is typing.Any or hint is object:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            problems.append(f"{where}: expected true or false, found {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{where}: expected a whole number, found {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"{where}: expected a number, found {value!r}")
+            return value
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            problems.append(f"{where}: expected text, found {value!r}")
+        return value
+    return value
+
+
+def _type_name(hint) -> str:
+    return {int: "a whole number", float: "a number", str: "text", bool: "true/false", type(None): "null"}.get(
+        hint, getattr(hint, "__name__", str(hint)))
+
+
+def from_mapping(cls, data: dict, where: str = "config", problems: list[str] | None = None):
+    """Build a (nested) dataclass from a mapping such as parsed YAML.
+
+    Unknown keys and values of the wrong type are errors naming ``where`` and the key; every problem in the
+    mapping is reported in one message, so a config is fixed in one pass.
+    """
     import typing
     from dataclasses import fields, is_dataclass
 
     from asgbench.errors import ConfigError
 
+    outermost = problems is None
+    problems = [] if problems is None else problems
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping for {cls.__name__}")
+        problems.append(f"{where}: expected a mapping for {cls.__name__}, found {data!r}")
+        data = {}
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls)}
     unknown = set(data) - set(known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} in {cls.__name__}; known: {', '.join(sorted(known))}")
+        problems.append(f"{where}: unknown key(s) {sorted(unknown)} in {cls.__name__}; known: {', '.join(sorted(known))}")
     values = {}
     for name, value in data.items():
+        if name not in known:
+            continue
         kind = hints.get(name)
         if isinstance(kind, type) and is_dataclass(kind):
-            values[name] = from_mapping(kind, value or {}, f"{where}.{name}")
-        elif isinstance(value, list):
-            values[name] = tuple(value)
+            values[name] = from_mapping(kind, value or {}, f"{where}.{name}", problems)
         else:
-            values[name] = value
-    return cls(**values)
+            values[name] = _check_type(kind, value, f"{where}.{name}", problems)
+    if outermost and problems:
+        raise ConfigError("; ".join(problems))
+    if problems:
+        return None
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from asgbench.errors import UnknownNameError
@@ -23,23 +23,6 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, T | str] = {}
         self._aliases: dict[str, str] = {}
-        self._families: dict[str, str] = {}
-
-    def register_family(self, prefix: str, name: str) -> None:
-        """Any unregistered name starting with ``prefix`` is its own canonical name, resolving to ``name``'s entry.
-
-        Own pre-trained checkpoints get names of their own this way (``asg-ira``, ``asg-full``), so their runs
-        and table rows stay apart while every one of them loads through the same entry.
-        """
-        if name not in self._entries:
-            raise ValueError(f"{self.kind} family {prefix!r} points at unknown entry {name!r}")
-        self._families[prefix] = name
-
-    def _family_of(self, name: str) -> str | None:
-        for prefix, target in self._families.items():
-            if name.startswith(prefix) and len(name) > len(prefix):
-                return target
-        return None
 
     def register(self, name: str, entry: T | str, *, aliases: tuple[str, ...] = ()) -> None:
         """Add ``entry`` under ``name``; a string entry is imported lazily as ``module:attribute``."""
@@ -53,23 +36,12 @@ class Registry(Generic[T]):
                 raise ValueError(f"{self.kind} alias {alias!r} is registered twice")
             self._aliases[alias] = name
 
-    def decorator(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[T], T]:
-        """``@registry.decorator("name")`` registers the decorated object and returns it unchanged."""
-
-        def wrap(obj: T) -> T:
-            self.register(name, obj, aliases=aliases)
-            return obj
-
-        return wrap
-
     def canonical(self, name: str) -> str:
         """The registered name for ``name`` or one of its aliases; raises with suggestions otherwise."""
         if name in self._entries:
             return name
         if name in self._aliases:
             return self._aliases[name]
-        if self._family_of(name) is not None:
-            return name
         candidates = list(self._entries) + list(self._aliases)
         close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -79,7 +51,6 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """Return the object for ``name``, importing it first if it was registered lazily."""
         key = self.canonical(name)
-        key = key if key in self._entries else self._family_of(key)
         entry = self._entries[key]
         if isinstance(entry, str):
             module_name, _, attribute = entry.partition(":")
@@ -96,7 +67,7 @@ class Registry(Generic[T]):
         return [alias for alias, target in self._aliases.items() if target == name]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and (name in self._entries or name in self._aliases or self._family_of(name) is not None)
+        return isinstance(name, str) and (name in self._entries or name in self._aliases)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

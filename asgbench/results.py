@@ -73,11 +73,29 @@ def validate_result(result: dict, where: str = "result") -> None:
         raise DataLayoutError(f"{where}: does not match the result schema at {path}: {exc.message}") from None
 
 
+def upgrade(result: dict) -> dict:
+    """A result as the current schema names it. Files written before the split protocol and the evaluation
+    protocol had distinct names call the latter ``protocol`` (in ``spec`` and at the top level) and the former
+    ``splits.protocol``; they are read under the new names, with nothing else changed."""
+    if not isinstance(result, dict):
+        return result
+    if "protocol" in result and "eval_protocol" not in result:
+        result["eval_protocol"] = result.pop("protocol")
+    spec = result.get("spec")
+    if isinstance(spec, dict) and "protocol" in spec and "eval_protocol" not in spec:
+        spec["eval_protocol"] = spec.pop("protocol")
+    splits = result.get("splits")
+    if isinstance(splits, dict) and "protocol" in splits and "split_protocol" not in splits:
+        splits["split_protocol"] = splits.pop("protocol")
+    return result
+
+
 def read_result(path: Path) -> dict:
     try:
         data = json.loads(Path(path).read_text())
     except json.JSONDecodeError as exc:
         raise DataLayoutError(f"{path}: not a JSON result file ({exc})") from None
+    data = upgrade(data)
     validate_result(data, str(path))
     return data
 

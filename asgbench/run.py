@@ -21,12 +21,15 @@ from pathlib import Path
 from asgbench import __version__
 from asgbench.config import cache_dir as default_cache_dir
 from asgbench.config import dataset_root
-from asgbench.data.splits import PROTOCOLS, load_split, read_manifest
-from asgbench.encoders import MODELS, create_encoder, resolve_checkpoint
+from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL
+from asgbench.data.splits import SPLIT_PROTOCOLS
+from asgbench.data.splits.protocol import FRACTIONS
+from asgbench.encoders import create_encoder, resolve_model
 from asgbench.errors import ConfigError
 from asgbench.progress import Progress, running_total
-from asgbench.results import finished, write_result
-from asgbench.tasks.protocols import describe, protocol_for
+from asgbench.results import finished, result_path, write_result
+from asgbench.tasks.protocols import ProtocolJob, describe, kind_of, protocol_for
+from asgbench.tasks.data import task_lists
 from asgbench.tasks.specs import TASKS
 
 DEFAULT_OUT = Path("results") / "runs"
@@ -41,9 +44,9 @@ class RunSpec:
     fraction: int = 100
     draw: int = 0
     seed: int = 0
-    split_protocol: str = "asgbench-v1"
+    split_protocol: str = DEFAULT_SPLIT_PROTOCOL   # which images are in which list (asgbench.data.splits)
     checkpoint: str | None = None
-    protocol: str | None = None               # a protocol variant name; None: the task kind's default
+    eval_protocol: str | None = None               # how the encoder is evaluated; None: the task kind's default
     overrides: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -96,25 +99,19 @@ def checkpoint_sha256(path: Path | None) -> str | None:
 def resolve(spec: RunSpec, context: RunContext) -> ResolvedRun:
     """Canonical names, normalised fractions, split hashes and checkpoint hash -> the run_id."""
     task = TASKS.get(spec.task)
-    model = MODELS.canonical(spec.model)
-    protocol = protocol_for(task.kind, spec.protocol, spec.overrides)
-    split_protocol = PROTOCOLS.canonical(spec.split_protocol)
-    if spec.fraction not in (1, 10, 100):
-        raise ConfigError(f"--fraction must be 1, 10 or 100, not {spec.fraction}")
-    if task.kind == "zero_shot":  # no training list: every fraction and draw is the same run
+    protocol = protocol_for(task.kind, spec.eval_protocol, spec.overrides)
+    split_protocol = SPLIT_PROTOCOLS.canonical(spec.split_protocol)
+    if spec.fraction not in FRACTIONS:
+        raise ConfigError(f"--fraction must be one of {', '.join(map(str, FRACTIONS))}, not {spec.fraction}")
+    if not kind_of(task.kind).trains_on_fraction:  # no training list: every fraction and draw is the same run
         spec = replace(spec, fraction=100, draw=0)
-    spec = replace(spec, model=model, task=task.name, split_protocol=split_protocol, protocol=protocol.name,
+    resolved_model = resolve_model(spec.model, spec.checkpoint)
+    model, checkpoint = resolved_model.name, resolved_model.checkpoint
+    spec = replace(spec, model=model, task=task.name, split_protocol=split_protocol, eval_protocol=protocol.name,
                    overrides=tuple(sorted(spec.overrides)))
     root = dataset_root(task.dataset, context.data_root)
-    _, manifest = read_manifest(task.dataset, split_protocol, data_root=root)
-    variant = task.variant if any(n.startswith(f"{task.variant}_") for n in manifest.lists) and task.variant else ""
-    lists = {
-        "train": load_split(task.dataset, split_protocol, "train", spec.fraction, spec.draw, variant, data_root=root).sha256,
-        "val": load_split(task.dataset, split_protocol, "val", 100, 0, variant, data_root=root).sha256,
-        "test": load_split(task.dataset, split_protocol, "test", 100, 0, variant, data_root=root).sha256,
-    }
-    config = MODELS.get(model)
-    checkpoint = resolve_checkpoint(config.resolve(spec.checkpoint) if hasattr(config, "resolve") else config, spec.checkpoint)
+    lists = {name: selection.sha256 for name, selection in task_lists(task, split_protocol, spec.fraction, spec.draw, root).items()}
+    # These keys are frozen: renaming one would change every run_id and orphan every finished result.
     identity = {
         "model": model, "checkpoint_sha256": checkpoint_sha256(checkpoint), "task": task.name, "task_version": task.version,
         "protocol": protocol.name, "protocol_version": protocol.version, "overrides": list(spec.overrides),
@@ -166,9 +163,6 @@ def run(spec: RunSpec, context: RunContext = RunContext(), progress: Progress | 
     """Evaluate ``spec`` unless its result exists; return the result either way."""
     from asgbench.tasks.data import load_task_data
     from asgbench.tasks.features import weights_digest
-    from asgbench.tasks.linear_probe import run_linear_probe
-    from asgbench.tasks.segmentation import run_segmentation
-    from asgbench.tasks.zero_shot import run_zero_shot
 
     started = time.perf_counter()
     resolved = resolve(spec, context)
@@ -177,28 +171,24 @@ def run(spec: RunSpec, context: RunContext = RunContext(), progress: Progress | 
     if not context.force:
         done = finished(out, resolved.run_id)
         if done is not None:
-            return RunOutcome(resolved.run_id, out / f"{resolved.run_id}.json", done, True)
+            return RunOutcome(resolved.run_id, result_path(out, resolved.run_id), done, True)
     if context.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda was asked for but torch sees no CUDA device")
     task = TASKS.get(spec.task)
-    protocol = protocol_for(task.kind, spec.protocol, spec.overrides)
+    kind = kind_of(task.kind)
+    protocol = protocol_for(task.kind, spec.eval_protocol, spec.overrides)
     cache_root = Path(context.cache_dir) if context.cache_dir else default_cache_dir()
 
     data = load_task_data(task, fraction=spec.fraction, draw=spec.draw, split_protocol=spec.split_protocol,
                           data_root=context.data_root, cache_dir=cache_root, progress=running_total(progress, "decode images"))
     encoder = create_encoder(spec.model, spec.checkpoint, trust_checkpoint=context.trust_checkpoint, seed=spec.seed)
-    if task.kind == "linear_probe":
-        outcome = run_linear_probe(encoder, data, protocol, seed=spec.seed, device=context.device, cache_root=cache_root,
-                                   rebuild_cache=context.rebuild_cache, progress=progress)
-    elif task.kind == "zero_shot":
-        outcome = run_zero_shot(encoder, data, protocol, seed=spec.seed, device=context.device, progress=progress)
-    else:
-        state_file = out / ".partial" / f"{resolved.run_id}.pt"
-        outcome = run_segmentation(encoder, data, protocol, seed=spec.seed, device=context.device, state_file=state_file,
-                                   progress=progress)
+    state_file = partial_state_path(out, resolved.run_id)
+    job = ProtocolJob(seed=spec.seed, device=context.device, cache_root=cache_root, rebuild_cache=context.rebuild_cache,
+                      state_file=state_file, progress=progress)
+    outcome = kind.run(encoder, data, protocol, job)
     headline_name = outcome.extra["headline"]
     headline = outcome.metrics[headline_name]
     timings = {**outcome.timings, "total_s": time.perf_counter() - started}
@@ -211,13 +201,14 @@ def run(spec: RunSpec, context: RunContext = RunContext(), progress: Progress | 
         "task": {"name": task.name, "version": task.version, "dataset": task.dataset, "kind": task.kind,
                  "labels": list(data.task.labels), "metric": task.metric, "multiclass": data.task.multiclass,
                  "description": data.task.description},
-        "protocol": {"name": protocol.name, "version": protocol.version, "params": _jsonable(describe(protocol))},
-        "splits": {"protocol": data.splits["test"].selection.protocol, "version": data.splits["test"].selection.protocol_version,
-                   "lists": data.split_hashes()},
+        "eval_protocol": {"name": protocol.name, "version": protocol.version, "params": _jsonable(describe(protocol))},
+        "splits": {"split_protocol": data.splits["test"].selection.protocol,
+                   "version": data.splits["test"].selection.protocol_version, "lists": data.split_hashes()},
         "encoder": {"name": encoder.config.name, "architecture": encoder.config.architecture,
                     "weights_sha256": encoder.report.sha256, "state_sha256": weights_digest(encoder.backbone),
                     "feature": encoder.config.feature, "input": _jsonable(asdict(encoder.config.input)),
-                    "load_report": _public_report(encoder.report), "provenance": _jsonable(encoder.config.provenance)},
+                    "load_report": _public_report(encoder.report), "provenance": _jsonable(encoder.config.provenance),
+                    **encoder.config.table_metadata()},
         "headline": {"metric": headline_name, "value": headline["value"], "ci95": headline["ci95"]},
         "metrics": outcome.metrics,
         "per_class": outcome.per_class,
@@ -230,8 +221,13 @@ def run(spec: RunSpec, context: RunContext = RunContext(), progress: Progress | 
         "git": _git(),
     }
     path = write_result(out, result, outcome.predictions)
-    (out / ".partial" / f"{resolved.run_id}.pt").unlink(missing_ok=True)
+    state_file.unlink(missing_ok=True)
     return RunOutcome(resolved.run_id, path, result, False)
+
+
+def partial_state_path(out: Path, run_id: str) -> Path:
+    """Where an unfinished run keeps the state it resumes from (never read as a result)."""
+    return Path(out) / ".partial" / f"{run_id}.pt"
 
 
 def _jsonable(value):

@@ -16,9 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL
+from asgbench.data.splits.protocol import FRACTIONS
 from asgbench.errors import ConfigError
-from asgbench.results import write_json_atomic
+from asgbench.results import result_path, write_json_atomic
 from asgbench.run import RunContext, RunSpec, resolve
+from asgbench.tasks.protocols import kind_of
 from asgbench.tasks.specs import TASKS
 
 FAILED_DIR = "failed"
@@ -26,13 +29,17 @@ FAILED_DIR = "failed"
 
 @dataclass(frozen=True)
 class SweepSpec:
+    """A grid of runs. ``eval_protocols`` and ``overrides`` are keyed by task kind or task name (a task's own
+    entry wins over its kind's); a missing key means the kind's default evaluation protocol, unchanged."""
+
     models: tuple[str, ...]
     tasks: tuple[str, ...]
-    fractions: tuple[int, ...] = (1, 10, 100)
+    fractions: tuple[int, ...] = FRACTIONS
     draws: tuple[int, ...] = (0,)
     seeds: tuple[int, ...] = (0, 1, 2)
-    split_protocol: str = "asgbench-v1"
+    split_protocol: str = DEFAULT_SPLIT_PROTOCOL
     checkpoints: dict[str, str] = field(default_factory=dict)   # model name -> checkpoint file
+    eval_protocols: dict[str, str] = field(default_factory=dict)  # task kind or task name -> evaluation protocol
     overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task kind or task name -> protocol overrides
 
 
@@ -50,14 +57,15 @@ def expand(sweep: SweepSpec) -> list[RunSpec]:
     specs: list[RunSpec] = []
     for model, task_name in itertools.product(sweep.models, sweep.tasks):
         task = TASKS.get(task_name)
-        fractions, draws = ((100,), (0,)) if task.kind == "zero_shot" else (sweep.fractions, sweep.draws)
+        fractions, draws = (sweep.fractions, sweep.draws) if kind_of(task.kind).trains_on_fraction else ((100,), (0,))
         overrides = tuple(sweep.overrides.get(task.kind, ())) + tuple(sweep.overrides.get(task.name, ()))
+        eval_protocol = sweep.eval_protocols.get(task.name, sweep.eval_protocols.get(task.kind))
         for fraction, draw, seed in itertools.product(fractions, draws, sweep.seeds):
             if fraction == 100 and draw != draws[0]:
                 continue  # the 100 % list has one draw
             specs.append(RunSpec(model=model, task=task.name, fraction=fraction, draw=draw, seed=seed,
                                  split_protocol=sweep.split_protocol, checkpoint=sweep.checkpoints.get(model),
-                                 overrides=overrides))
+                                 eval_protocol=eval_protocol, overrides=overrides))
     return specs
 
 
@@ -125,7 +133,7 @@ def sweep(spec: SweepSpec | Sequence[SweepSpec], context: RunContext, *, address
         if resolved.run_id in seen:
             continue
         seen.add(resolved.run_id)
-        if not context.force and (Path(context.out) / f"{resolved.run_id}.json").is_file():
+        if not context.force and result_path(context.out, resolved.run_id).is_file():
             skipped.append(resolved.run_id)
         else:
             planned.append(resolved)
@@ -213,15 +221,31 @@ def _failure_message(out: Path, run_id: str) -> str:
 
 
 def load_sweep_file(path: Path) -> dict:
-    """A YAML sweep file: models, tasks, fractions, draws, seeds, split_protocol, checkpoints, overrides."""
+    """A YAML sweep file: a mapping whose keys are :class:`SweepSpec` fields."""
     import yaml
 
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read the sweep file ({exc})") from None
-    known = {"models", "tasks", "fractions", "draws", "seeds", "split_protocol", "checkpoints", "overrides"}
-    unknown = set(data) - known
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; known: {', '.join(sorted(known))}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sweep settings, found {type(data).__name__}")
     return data
+
+
+def sweep_spec_from(file: Path | None = None, **flags) -> SweepSpec:
+    """The sweep's settings by precedence: command-line flags (None: not given) over the file over SweepSpec's
+    defaults. ``checkpoints`` and ``overrides`` merge key by key, the flags' entries winning."""
+    from asgbench.config import from_mapping
+
+    data = load_sweep_file(file) if file else {}
+    given = {key: value for key, value in flags.items() if value is not None}
+    for key in ("checkpoints", "eval_protocols", "overrides"):
+        if key in given:
+            given[key] = {**(data.get(key) or {}), **given[key]}
+    merged = {**data, **given}
+    merged["overrides"] = {k: tuple(v) if isinstance(v, (list, tuple)) else (v,) for k, v in (merged.get("overrides") or {}).items()}
+    spec = from_mapping(SweepSpec, merged, str(file) if file else "sweep")
+    if not spec.models or not spec.tasks:
+        raise ConfigError("name the models and tasks: --models a,b --tasks t1,t2 (or a --config file)")
+    return spec

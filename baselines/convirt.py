@@ -6,7 +6,7 @@ from baselines.common import RESNET_TAPS, SEQUENTIAL_RESNET, backbone
 BENCHX_NORM = (0.4978,) * 3, (0.2449,) * 3
 
 CONVIRT = EncoderConfig(
-    name="convirt", architecture="resnet50",
+    name="convirt", order=70, architecture="resnet50",
     input=InputSpec(224, BENCHX_NORM[0], BENCHX_NORM[1], crop=False),
     feature="ResNet-50 layer4 global average pool", feature_dim=2048, taps=RESNET_TAPS,
     # BenchX's loader builds a named Sequential (torchvision names); upstream ViLMedic numbers the children.

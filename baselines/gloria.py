@@ -4,7 +4,7 @@ from asgbench.encoders.config import HALF, EncoderConfig, InputSpec
 from baselines.common import RESNET_TAPS, backbone, bert, linear, parameters
 
 GLORIA = EncoderConfig(
-    name="gloria", architecture="resnet50", backbone_options={"upsample_to": 299},
+    name="gloria", order=80, architecture="resnet50", backbone_options={"upsample_to": 299},
     input=InputSpec(224, HALF, HALF),
     feature="ResNet-50 layer4 global average pool (input upsampled to 299 inside the encoder)", feature_dim=2048,
     taps=RESNET_TAPS,

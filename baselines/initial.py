@@ -1,24 +1,24 @@
 """Reference points without medical pre-training: random initialisation and ImageNet weights."""
-from asgbench.encoders.config import HALF, IMAGENET_MEAN, IMAGENET_STD, EncoderConfig, InputSpec
+from asgbench.encoders.config import HALF, IMAGENET_MEAN, IMAGENET_STD, INIT, EncoderConfig, InputSpec
 
 from baselines.common import RESNET_TAPS, VIT_TAPS, backbone
 
 
-def _random(name: str, architecture: str, dim: int, taps: tuple[str, ...], **options) -> EncoderConfig:
+def _random(name: str, order: int, architecture: str, dim: int, taps: tuple[str, ...], **options) -> EncoderConfig:
     return EncoderConfig(
-        name=name, architecture=architecture, backbone_options=options, input=InputSpec(224, HALF, HALF),
+        name=name, order=order, group=INIT, architecture=architecture, backbone_options=options, input=InputSpec(224, HALF, HALF),
         feature="global feature of a randomly initialised network (seeded)", feature_dim=dim, taps=taps,
         components=(), paper="—", license="—", source="no weights: random initialisation",
     )
 
 
-RANDOM_R50 = _random("random-r50", "resnet50", 2048, RESNET_TAPS)
-RANDOM_VIT = _random("random-vit", "vit_base_patch16", 768, VIT_TAPS, pool="token")
-RANDOM_R18 = _random("random-r18", "resnet18", 512, RESNET_TAPS)
-RANDOM_VIT_TINY = _random("random-vit-tiny", "vit_tiny_patch16", 192, VIT_TAPS, pool="token")
+RANDOM_R50 = _random("random-r50", 10, "resnet50", 2048, RESNET_TAPS)
+RANDOM_VIT = _random("random-vit", 30, "vit_base_patch16", 768, VIT_TAPS, pool="token")
+RANDOM_R18 = _random("random-r18", 20, "resnet18", 512, RESNET_TAPS)
+RANDOM_VIT_TINY = _random("random-vit-tiny", 40, "vit_tiny_patch16", 192, VIT_TAPS, pool="token")
 
 IMAGENET_R50 = EncoderConfig(
-    name="imagenet-r50", architecture="resnet50", input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
+    name="imagenet-r50", order=50, group=INIT, architecture="resnet50", input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
     feature="ResNet-50 layer4 global average pool", feature_dim=2048, taps=RESNET_TAPS,
     components=(backbone((), "", drop=(r"^fc\.",)),), file_name="resnet50-11ad3fa6.pth",
     paper="torchvision ResNet-50 IMAGENET1K_V2", license="BSD-3-Clause (torchvision)",
@@ -26,7 +26,7 @@ IMAGENET_R50 = EncoderConfig(
 )
 
 IMAGENET_VIT = EncoderConfig(
-    name="imagenet-vit", architecture="vit_base_patch16", backbone_options={"pool": "token"},
+    name="imagenet-vit", order=60, group=INIT, architecture="vit_base_patch16", backbone_options={"pool": "token"},
     input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
     feature="ViT-B/16 [CLS] token after the final LayerNorm", feature_dim=768, taps=VIT_TAPS,
     components=(backbone(("model",), "", drop=(r"^head\.",)),), file_name="deit_base_patch16_224-b5f2ef4d.pth",

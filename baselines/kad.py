@@ -22,7 +22,7 @@ def _text_and_queries() -> tuple:
 
 
 KAD = EncoderConfig(
-    name="kad", architecture="resnet50",
+    name="kad", order=120, architecture="resnet50",
     input=InputSpec(512, IMAGENET_MEAN, IMAGENET_STD, crop=False),
     feature="ResNet-50 layer4 global average pool at 512 px", feature_dim=2048, taps=RESNET_TAPS,
     components=(backbone(("image_encoder",), "resnet.", drop=(r"^fc\.",)),) + _text_and_queries(),
@@ -31,7 +31,7 @@ KAD = EncoderConfig(
 )
 
 KAD_224 = EncoderConfig(
-    name="kad-224", architecture="resnet50", backbone_options={"stop_after": "layer3"},
+    name="kad-224", order=130, architecture="resnet50", backbone_options={"stop_after": "layer3"},
     input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD, crop=False),
     feature="ResNet-50 layer3 global average pool (KAD-224 ends at layer3)", feature_dim=1024, taps=RESNET_TAPS_TO_LAYER3,
     components=(backbone(("image_encoder",), "res_features.", renames=SEQUENTIAL_RESNET),) + _text_and_queries(),

@@ -15,7 +15,7 @@ SWIN_4_TO_5 = (
 )
 
 MEDCLIP_R50 = EncoderConfig(
-    name="medclip-r50", architecture="resnet50",
+    name="medclip-r50", order=100, architecture="resnet50",
     input=InputSpec(224, MEDCLIP_NORM[0], MEDCLIP_NORM[1], crop=False),
     feature="ResNet-50 layer4 global average pool (the 512-d fc projection is kept for zero-shot)", feature_dim=2048,
     taps=RESNET_TAPS,
@@ -32,7 +32,7 @@ MEDCLIP_R50 = EncoderConfig(
 )
 
 MEDCLIP_VIT = EncoderConfig(
-    name="medclip-vit", architecture="swin_tiny",
+    name="medclip-vit", order=110, architecture="swin_tiny",
     input=InputSpec(224, MEDCLIP_NORM[0], MEDCLIP_NORM[1], crop=False),
     feature="Swin-Tiny pooled output", feature_dim=768, taps=("stage0", "stage1", "stage2", "stage3"),
     components=(

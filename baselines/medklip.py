@@ -4,7 +4,7 @@ from asgbench.encoders.config import IMAGENET_MEAN, IMAGENET_STD, EncoderConfig,
 from baselines.common import RESNET_TAPS_TO_LAYER3, SEQUENTIAL_RESNET, backbone, parameters
 
 MEDKLIP = EncoderConfig(
-    name="medklip", architecture="resnet50", backbone_options={"stop_after": "layer3"},
+    name="medklip", order=90, architecture="resnet50", backbone_options={"stop_after": "layer3"},
     input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD, crop=False),
     feature="ResNet-50 layer3 global average pool (the released network ends at layer3)", feature_dim=1024,
     taps=RESNET_TAPS_TO_LAYER3,

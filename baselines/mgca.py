@@ -24,7 +24,7 @@ def mgca_components(image_prefix: str = "img_encoder_q.", text_prefix: str = "te
 MGCA_IGNORED = ((STATE, r"^(patch_local_atten_layer|word_local_atten_layer|prototype_layer)\.", "pre-training only (attention, prototypes)"),)
 
 MGCA_R50 = EncoderConfig(
-    name="mgca-r50", architecture="resnet50", backbone_options={"upsample_to": 299, "local": "layer3"},
+    name="mgca-r50", order=140, architecture="resnet50", backbone_options={"upsample_to": 299, "local": "layer3"},
     input=InputSpec(224, HALF, HALF),
     feature="ResNet-50 layer4 global average pool (input upsampled to 299 inside the encoder)", feature_dim=2048,
     taps=RESNET_TAPS, components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", file_name="resnet_50.ckpt",
@@ -32,7 +32,7 @@ MGCA_R50 = EncoderConfig(
 )
 
 MGCA_VIT = EncoderConfig(
-    name="mgca-vit", architecture="vit_base_patch16", backbone_options={"pool": "token"},
+    name="mgca-vit", order=160, architecture="vit_base_patch16", backbone_options={"pool": "token"},
     input=InputSpec(224, HALF, HALF),
     feature="ViT-B/16 [CLS] token after the final LayerNorm", feature_dim=768, taps=VIT_TAPS,
     components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", file_name="vit_base.ckpt",

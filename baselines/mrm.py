@@ -6,7 +6,7 @@ from baselines.common import VIT_TAPS, backbone
 MRM_NORM = (0.4978,) * 3, (0.2449,) * 3
 
 MRM = EncoderConfig(
-    name="mrm", architecture="vit_base_patch16", backbone_options={"pool": "avg"},
+    name="mrm", order=150, architecture="vit_base_patch16", backbone_options={"pool": "avg"},
     input=InputSpec(224, MRM_NORM[0], MRM_NORM[1], crop=False),
     feature="ViT-B/16 mean of patch tokens after the checkpoint's final LayerNorm", feature_dim=768, taps=VIT_TAPS,
     components=(backbone(("model",), "", include=r"^(cls_token|pos_embed|patch_embed\.|blocks\.|norm\.)"),),

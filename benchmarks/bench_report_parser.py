@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from asgbench.pretrain.report_parser import read_truth, score_reports
+from asgbench.pretrain.parser_scoring import read_truth, score_reports
 
 ELEMENT_HELP = {
     "region": "(sentence, region)",

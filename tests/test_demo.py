@@ -1,7 +1,6 @@
 """`asgbench demo --quick` end to end on the tiny suite, reuse on a second run, and the acceptance checks."""
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 
@@ -51,8 +50,12 @@ def test_quick_demo_pretrains_sweeps_and_renders_then_reuses_everything(tiny_sui
     runs = frame.drop_duplicates("run_id")
     # 2 models x (2 probe tasks x 2 fractions + zero-shot + 1 segmentation run)
     assert len(runs) == 2 * (2 * 2 + 1 + 1)
-    assert set(runs["model"]) == {"asg-random", "asg-full"}
-    assert set(runs.loc[runs["model"] == "asg-random", "group"]) == {"init"}
+    # the asg family names each checkpoint by its architecture and its tag
+    assert set(runs["model"]) == {"asg-r18.random", "asg-r18.full"}
+    assert set(runs.loc[runs["model"] == "asg-r18.random", "group"]) == {"init"}
+    assert set(runs.loc[runs["model"] == "asg-r18.full", "group"]) == {"CNN"}
+    seg = runs[runs["task"] == "siim-seg"]
+    assert set(seg["eval_protocol"]) == {"segmentation-demo"}
     assert "IRA+ARSA+IRL+ERL (rules)" in (results / "ablation.md").read_text()
     assert len(checks) == 4 and all(isinstance(check.holds, bool) for check in checks)
     text = readme.read_text()
@@ -62,7 +65,7 @@ def test_quick_demo_pretrains_sweeps_and_renders_then_reuses_everything(tiny_sui
     first_summary = (results / "summary.md").read_text().splitlines()[0]
     again: list[str] = []
     run_demo(workdir, plan=QUICK, cpus=2, results=tmp_path / "results", readme=None, say=again.append)
-    assert any("reused" in line for line in again if "asg-full" in line)
+    assert any("reused" in line for line in again if line.strip().startswith("full "))
     assert any(f"{len(runs)} runs: {len(runs)} reused, 0 ran" in line for line in again)
     # a rerun that only reuses reports what the results cost when they were computed, not its own seconds
     steps = lambda line: line.split("; ", 1)[1].rsplit(", total", 1)[0]  # noqa: E731
@@ -82,6 +85,9 @@ def test_step_ledger_keeps_the_time_of_the_last_run_that_did_work(tmp_path):
     assert StepLedger(tmp_path / "bad.json").read() == {}
 
 
+NAMES = {"full": "asg-r18.full", "random": "asg-r18.random"}
+
+
 def _frame(rows: list[dict]) -> pd.DataFrame:
     base = {column: "" for column in RUN_COLUMNS}
     return pd.DataFrame([{**base, "headline": True, "draw": 0, "split_protocol": "asgbench-v1", **row} for row in rows])
@@ -91,22 +97,22 @@ def test_acceptance_compares_full_asg_with_random_init_by_confidence_interval():
     rows = []
     for seed in (0, 1):
         rows += [
-            {"run_id": f"a{seed}", "model": "asg-full", "task": "rsna-lp", "fraction": 1, "seed": seed, "metric": "auc",
+            {"run_id": f"a{seed}", "model": "asg-r18.full", "task": "rsna-lp", "fraction": 1, "seed": seed, "metric": "auc",
              "value": 0.80, "ci_low": 0.72, "ci_high": 0.88},
-            {"run_id": f"b{seed}", "model": "asg-random", "task": "rsna-lp", "fraction": 1, "seed": seed, "metric": "auc",
+            {"run_id": f"b{seed}", "model": "asg-r18.random", "task": "rsna-lp", "fraction": 1, "seed": seed, "metric": "auc",
              "value": 0.55, "ci_low": 0.45, "ci_high": 0.65},
-            {"run_id": f"c{seed}", "model": "asg-full", "task": "nih-lp", "fraction": 1, "seed": seed, "metric": "auc",
+            {"run_id": f"c{seed}", "model": "asg-r18.full", "task": "nih-lp", "fraction": 1, "seed": seed, "metric": "auc",
              "value": 0.60, "ci_low": 0.52, "ci_high": 0.68},
-            {"run_id": f"d{seed}", "model": "asg-random", "task": "nih-lp", "fraction": 1, "seed": seed, "metric": "auc",
+            {"run_id": f"d{seed}", "model": "asg-r18.random", "task": "nih-lp", "fraction": 1, "seed": seed, "metric": "auc",
              "value": 0.55, "ci_low": 0.47, "ci_high": 0.63},
         ]
-    rows += [{"run_id": "e", "model": "asg-full", "task": "rsna-zs", "fraction": 100, "seed": 0, "metric": "auc",
+    rows += [{"run_id": "e", "model": "asg-r18.full", "task": "rsna-zs", "fraction": 100, "seed": 0, "metric": "auc",
               "value": 0.7, "ci_low": 0.49, "ci_high": 0.8},
-             {"run_id": "f", "model": "asg-full", "task": "siim-seg", "fraction": 1, "seed": 0, "metric": "dice",
+             {"run_id": "f", "model": "asg-r18.full", "task": "siim-seg", "fraction": 1, "seed": 0, "metric": "dice",
               "value": 0.3, "ci_low": 0.2, "ci_high": 0.4},
-             {"run_id": "g", "model": "asg-random", "task": "siim-seg", "fraction": 1, "seed": 0, "metric": "dice",
+             {"run_id": "g", "model": "asg-r18.random", "task": "siim-seg", "fraction": 1, "seed": 0, "metric": "dice",
               "value": 0.2, "ci_low": 0.1, "ci_high": 0.3}]
-    checks = {check.claim.split(" ")[0].rstrip(":"): check for check in acceptance(_frame(rows), FULL)}
+    checks = {check.claim.split(" ")[0].rstrip(":"): check for check in acceptance(_frame(rows), FULL, NAMES)}
     assert checks["rsna-lp"].holds and "80.0 [72.0–88.0] vs 55.0 [45.0–65.0]" == checks["rsna-lp"].measured
     assert not checks["nih-lp"].holds                       # higher, but the intervals overlap
     assert checks["siim-seg"].holds

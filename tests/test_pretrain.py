@@ -87,12 +87,17 @@ def test_training_lowers_every_loss_and_the_checkpoint_runs_as_asg(annotations, 
     from asgbench.encoders import create_encoder
 
     encoder = create_encoder("asg", checkpoint)
+    # the family reads the architecture from the file and the tag from the run's name
+    assert encoder.config.name == "asg-r18.asg-tiny" and encoder.config.table_group == "CNN"
     assert encoder.config.architecture == "resnet18" and encoder.has("zero-shot")
     capsys.readouterr()
     code = main(["run", "--model", "asg", "--checkpoint", str(checkpoint), "--task", "rsna-lp", "--data-root", str(tiny_suite),
                  "--out", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"), "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert "auc" in capsys.readouterr().out
+    (result,) = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]
+    assert result["spec"]["model"] == "asg-r18.asg-tiny" and result["run_id"].startswith("asg-r18.asg-tiny__")
+    assert result["encoder"]["group"] == "CNN" and result["encoder"]["display_name"] == "asg-r18.asg-tiny"
 
 
 def test_objectives_can_be_switched_off(annotations, tmp_path):
@@ -170,17 +175,16 @@ def test_two_process_gloo_run_completes(annotations, tmp_path):
 
 def test_an_untrained_export_is_a_random_init_baseline_under_its_own_name(annotations, tmp_path):
     from asgbench.encoders import create_encoder
-    from asgbench.tables import model_group
 
     out = tmp_path / "untrained"
     assert main(train_args(annotations, out, "optim.max_epochs=0", "text.pooling=mean", "image.width=32")) == 0
     meta = json.loads((out / "asg-tiny.json").read_text())
     assert meta["objectives"] == [] and meta["best_epoch"] == 0 and meta["text_pooling"] == "mean"
     assert not (out / "history.csv").is_file() or not _history(out)
-    encoder = create_encoder("asg-untrained", out / "asg-tiny.safetensors")
-    assert encoder.config.name == "asg-untrained" and encoder.config.provenance["best_epoch"] == 0
+    encoder = create_encoder("asg.untrained", out / "asg-tiny.safetensors")
+    assert encoder.config.name == "asg-r18.untrained" and encoder.config.provenance["best_epoch"] == 0
     assert encoder.config.feature_dim == 256 and encoder.config.text_pooling == "mean"
-    assert model_group("asg-untrained", "resnet18", untrained=True) == "init"
+    assert encoder.config.table_group == "init"
 
 
 def test_tag_queries_without_a_pretrained_text_model_tell_the_tags_apart(annotations, tmp_path):

@@ -35,28 +35,3 @@ def test_aliases_wildcards_and_duplicates():
         registry.register("asg", 4)
     with pytest.raises(ValueError):
         registry.register("bad", "no_colon_here")
-
-
-def test_decorator_registers_and_returns_object():
-    registry = Registry("task")
-
-    @registry.decorator("t1")
-    def task():
-        return 7
-
-    assert registry.get("t1")() == 7
-    assert "t1" in registry and len(registry) == 1
-
-
-def test_a_family_prefix_gives_own_names_to_one_entry():
-    registry = Registry("model")
-    registry.register("asg-vit", "baselines.asg:ASG_VIT", aliases=("asg",))
-    registry.register_family("asg-", "asg-vit")
-    assert registry.canonical("asg-ira-irl") == "asg-ira-irl"       # its own name: runs and table rows stay apart
-    assert registry.get("asg-ira-irl") is registry.get("asg-vit")
-    assert "asg-full" in registry and "asg-" not in registry
-    assert registry.names() == ["asg-vit"]                          # listing shows registered entries only
-    with pytest.raises(UnknownNameError):
-        registry.get("asgx")
-    with pytest.raises(ValueError):
-        registry.register_family("x-", "missing")

@@ -17,9 +17,10 @@ from asgbench.data.synthetic.truth import ImageTruth
 from asgbench.data.synthetic.writers import mimic
 from asgbench.errors import DataLayoutError
 from asgbench.pretrain import lexicon as lx
+from asgbench.pretrain.parser_scoring import read_truth, score_reports
 from asgbench.pretrain.report_parser import (ParsedReport, ParsedSentence, Triplet, parse_report, parse_sentence,
-                                             parse_sentences, read_truth, region_sentences, score_reports,
-                                             split_sentences, tag_vector)
+                                             parse_sentences, region_sentences, tag_vector)
+from asgbench.pretrain.report_text import split_sentences
 from asgbench.vocab import ASG_TAGS, BOXLESS_LOCATIONS, IMAGENOME_REGIONS, UNSPECIFIED
 
 KNOWN_REGIONS = set(IMAGENOME_REGIONS) | set(BOXLESS_LOCATIONS) | {UNSPECIFIED}

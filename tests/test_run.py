@@ -49,7 +49,7 @@ def test_linear_probe_tasks_run_and_write_valid_results(workspace, capsys, task)
     code, out, _ = run_cli(workspace, capsys, "--model", "random-r18", "--task", task)
     assert code == 0, out
     result = result_of(out, workspace)
-    assert result["task"]["name"] == task and result["protocol"]["name"] == "linear-probe"
+    assert result["task"]["name"] == task and result["eval_protocol"]["name"] == "linear-probe"
     assert result["headline"]["ci95"][0] <= result["headline"]["value"] <= result["headline"]["ci95"][1]
     assert set(result["splits"]["lists"]) == {"train", "val", "test"}
     assert result["encoder"]["load_report"]["model"] == "random-r18"
@@ -94,7 +94,7 @@ def test_segmentation_tasks_run(workspace, capsys, model, task, decoder):
     assert code == 0, err
     result = result_of(out, workspace)
     assert result["selection"]["decoder"] == decoder
-    assert result["protocol"]["params"]["max_epochs"] == 2 and "max_epochs=2" in result["spec"]["overrides"]
+    assert result["eval_protocol"]["params"]["max_epochs"] == 2 and "max_epochs=2" in result["spec"]["overrides"]
     predictions = read_predictions(workspace["out"], result["run_id"])
     assert np.all((predictions["dice"] >= 0) & (predictions["dice"] <= 1))
     assert result["metrics"]["dice"]["value"] == pytest.approx(predictions["dice"].mean())
@@ -246,3 +246,18 @@ def test_runs_in_one_process_share_encodings_and_get_what_encoding_every_epoch_g
     assert set(thresholds) <= set(segmentation.THRESHOLD_GRID)              # chosen on val, epoch by epoch
     assert shared["selection"]["threshold"] == thresholds[shared["selection"]["best_epoch"] - 1]
     assert_encoding_every_epoch_gives(shared, workspace, capsys, monkeypatch, *args, "--fraction", "100")
+
+
+def test_a_named_evaluation_protocol_is_recorded_with_its_own_settings(workspace, capsys):
+    code, out, err = run_cli(workspace, capsys, "--model", "random-r18", "--task", "siim-seg", "--fraction", "10",
+                             "--eval-protocol", "segmentation-demo", "--set", "max_epochs=1")
+    assert code == 0, err
+    result = result_of(out, workspace)
+    assert result["spec"]["eval_protocol"] == "segmentation-demo" and result["eval_protocol"]["name"] == "segmentation-demo"
+    params = result["eval_protocol"]["params"]
+    assert (params["min_epoch_images"], params["max_epoch_images"], params["head_prior"]) == (256, 256, 0.1)
+    assert params["max_epochs"] == 1 and result["spec"]["overrides"] == ["max_epochs=1"]
+    history = result["selection"]["history"]
+    assert len(history) == 1
+    code, _, err = run_cli(workspace, capsys, "--model", "random-r18", "--task", "siim-seg", "--eval-protocol", "linear-probe")
+    assert code == 2 and "linear probe protocol, not segmentation" in err

@@ -1,20 +1,21 @@
 """Split protocols: committed lists reproduce from public metadata, v1 properties, verify, reader API."""
+import ast
 import gzip
 import re
 import io
-import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from asgbench.cli import main
 from asgbench.data.datasets import read_index
-from asgbench.data.splits import build_splits, committed_root, load_split, select_rows
+from asgbench.config import cache_dir
+from asgbench.data.splits import LOCAL_DIR, build_splits, committed_root, load_split, read_manifest, select_rows, split_folders
 from asgbench.data.splits.lists import SplitManifest, read_list
-from asgbench.errors import DataLayoutError
+from asgbench.data.synthetic.suite import SPLITS_DIR
+from asgbench.errors import ConfigError, DataLayoutError
 
 COMMITTED = sorted((p.parent.parent.name, p.parent.name) for p in committed_root().glob("*/*/MANIFEST.json"))
 
@@ -89,12 +90,11 @@ def test_v1_patient_disjoint_nested_stratified(dataset):
 
 @pytest.fixture
 def suite_copy(tiny_suite, tmp_path):
-    """A copy of the tiny suite holding only SUITE.json, its split lists and the named dataset."""
+    """A data root holding the tiny suite's split lists and the named dataset (no SUITE.json: the lists suffice)."""
 
     def copy(name: str) -> Path:
         target = tmp_path / "suite"
         target.mkdir()
-        shutil.copy(tiny_suite / "SUITE.json", target)
         shutil.copytree(tiny_suite / "splits", target / "splits")
         shutil.copytree(tiny_suite / name, target / name)
         return target / name
@@ -160,3 +160,45 @@ def test_reader_api_errors(suite_copy):
         load_split("covidx", "asgbench-v1", "train", 5, data_root=root)
     with pytest.raises(Exception, match="single draw"):
         load_split("covidx", "mgca", "train", 10, draw=2, data_root=root)
+
+
+def test_build_without_out_goes_to_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASGBENCH_CACHE", str(tmp_path / "cache"))
+    committed = {p.name: p.read_bytes() for p in (committed_root() / "siim" / "asgbench-v1").iterdir()}
+    result = build_splits("siim", "asgbench-v1")
+    assert result.folder == cache_dir() / "splits" / "siim" / "asgbench-v1"
+    assert {p.name: p.read_bytes() for p in result.folder.iterdir()} == committed
+    assert {p.name: p.read_bytes() for p in (committed_root() / "siim" / "asgbench-v1").iterdir()} == committed
+
+
+def test_a_data_root_carries_its_own_lists_first(copy_dataset, tmp_path):
+    """Any data root (no suite marker needed) with ``splits/<dataset>/<protocol>/`` is searched first."""
+    root = copy_dataset("rsna")  # tmp_path/rsna: tmp_path is the data root
+    local = tmp_path / LOCAL_DIR / "rsna" / "asgbench-v1"
+    assert read_manifest("rsna", "v1", data_root=root)[0] == committed_root() / "rsna" / "asgbench-v1"
+    built = build_splits("rsna", "asgbench-v1", root=root, out=local)
+    assert built.manifest.built_from == "download"  # origin is the caller's to say, never guessed
+    assert split_folders("rsna", "v1", root)[0] == local
+    assert read_manifest("rsna", "v1", data_root=root)[0] == local
+    selection = load_split("rsna", "asgbench-v1", "test", data_root=root)
+    assert selection.folder == local and len(select_rows(read_index("rsna", root), selection)) == len(selection.ids)
+    assert SPLITS_DIR == LOCAL_DIR  # the suite writes its lists where the rule looks
+
+
+def test_origin_is_supplied_by_the_caller(tiny_suite, tmp_path):
+    told = build_splits("covidx", "asgbench-v1", root=tiny_suite / "covidx", out=tmp_path / "a", origin="synthetic")
+    assert told.manifest.built_from == "synthetic suite"
+    assert SplitManifest.read(tmp_path / "a").lists == SplitManifest.read(tiny_suite / "splits" / "covidx" / "asgbench-v1").lists
+    untold = build_splits("covidx", "asgbench-v1", root=tiny_suite / "covidx", out=tmp_path / "b")
+    assert untold.manifest.built_from == "download"
+    with pytest.raises(ConfigError, match="unknown split origin"):
+        build_splits("covidx", "asgbench-v1", root=tiny_suite / "covidx", out=tmp_path / "c", origin="suite")
+
+
+def test_split_code_does_not_import_the_synthetic_suite():
+    package = Path(__file__).resolve().parents[1] / "asgbench" / "data" / "splits"
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.startswith("asgbench.data.synthetic") for n in names), path.name

@@ -1,8 +1,9 @@
 """Tables from result files: collection, mean ± sd, ranking marks, four formats against golden files, README
 markers and the label-efficiency plot.
 
-The result dicts are built from a real result file (``golden/run-template.json``) with model, task, fraction,
-seed and values varied, and each one is validated against the result schema. Set ASGBENCH_UPDATE_GOLDEN=1 to
+The result dicts are built from a real result file (``golden/run-template.json``, upgraded to the current field
+names) with model, task, fraction, seed and values varied, carrying their encoder's table metadata as ``run``
+writes it, and each one is validated against the result schema. Set ASGBENCH_UPDATE_GOLDEN=1 to
 rewrite the golden files after an intended change, then read the diff.
 """
 from __future__ import annotations
@@ -17,17 +18,20 @@ from pathlib import Path
 
 import pytest
 
+from asgbench.encoders import MODELS
 from asgbench.errors import AsgbenchError, ConfigError
-from asgbench.reported import REPORTED, Column, reported_rows
-from asgbench.results import validate_result
+from asgbench.results import upgrade, validate_result
 from asgbench.tables import (FORMATS, SECTIONS, aggregate, build_table, collect, label_efficiency_plot, markers,
-                             model_group, objectives_label, render_tables, update_readme)
+                             objectives_label, render_table, render_tables, update_readme)
+from asgbench.tables.layout import BLOCK_TITLES, Column
+from asgbench.tables.model import Block, Cell, Row, Table
+from asgbench.tables.reported import REPORTED, reported_rows
 
 GOLDEN = Path(__file__).parent / "golden"
-TEMPLATE = json.loads((GOLDEN / "run-template.json").read_text())
+TEMPLATE = upgrade(json.loads((GOLDEN / "run-template.json").read_text()))
 EXTENSIONS = {"md": "md", "html": "html", "csv": "csv", "latex": "tex"}
 
-# task -> (dataset, kind, headline metric, protocol)
+# task -> (dataset, kind, headline metric, evaluation protocol)
 TASKS = {
     "nih-lp": ("nih", "linear_probe", "auc", "linear-probe"),
     "chexpert-lp": ("chexpert", "linear_probe", "auc", "linear-probe"),
@@ -40,7 +44,8 @@ TASKS = {
 }
 ARCHITECTURES = {"random-r50": "resnet50", "imagenet-r50": "resnet50", "convirt": "resnet50", "medklip": "resnet50",
                  "mgca-r50": "resnet50", "asg-r50": "resnet50", "mrm": "vit_base_patch16",
-                 "mgca-vit": "vit_base_patch16", "asg-vit": "vit_base_patch16"}
+                 "mgca-vit": "vit_base_patch16", "asg-vit": "vit_base_patch16", "asg-r18": "resnet18", "kad": "resnet50",
+                 "medclip-vit": "swin_tiny", "random-vit-tiny": "vit_tiny_patch16"}
 BASE = {"random-r50": 0.55, "imagenet-r50": 0.68, "medklip": 0.72, "convirt": 0.74, "mgca-r50": 0.77,
         "asg-r50": 0.78, "mrm": 0.785, "mgca-vit": 0.79, "asg-vit": 0.80}
 FRACTION_GAIN = {1: 0.0, 10: 0.03, 100: 0.05}
@@ -49,20 +54,32 @@ TASK_SHIFT = {"nih-lp": 0.0, "covidx-lp": 0.02, "rsna-lp": 0.06, "siim-seg": -0.
 ABLATION = {("ira",): 0.0, ("ira", "arsa"): 0.01, ("ira", "irl", "erl"): 0.015, ("ira", "arsa", "irl", "erl"): 0.03}
 
 
+@functools.lru_cache(maxsize=None)
+def table_metadata(model: str) -> dict:
+    """What ``run`` records about a registered encoder for tables (group, display name, order)."""
+    return MODELS.get(model).table_metadata()
+
+
 def make_result(model: str, task: str, fraction: int, seed: int, value: float, *, draw: int = 0,
                 provenance: dict | None = None, overrides: tuple[str, ...] = (), split_protocol: str = "asgbench-v1",
-                ci_halfwidth: float = 0.03) -> dict:
-    """A schema-valid result: the template with the run's identity and numbers replaced."""
+                ci_halfwidth: float = 0.03, eval_protocol: str | None = None, architecture: str | None = None,
+                encoder_metadata: dict | None = None) -> dict:
+    """A schema-valid result: the template with the run's identity and numbers replaced. The encoder carries
+    ``encoder_metadata`` if given, else the registry's table metadata; ``{}`` makes a file from before those
+    fields existed."""
     dataset, kind, metric, protocol = TASKS[task]
+    protocol = eval_protocol or protocol
     result = copy.deepcopy(TEMPLATE)
     variant = "-".join((provenance or {}).get("objectives", [])) + (provenance or {}).get("arsa_alignment", "")
     result["run_id"] = f"{model}__{task}__f{fraction}-d{draw}-s{seed}__{variant or 'plain'}{len(overrides)}"
     result["spec"].update(model=model, task=task, fraction=fraction, draw=draw, seed=seed,
-                          split_protocol=split_protocol, protocol=protocol, overrides=list(overrides))
+                          split_protocol=split_protocol, eval_protocol=protocol, overrides=list(overrides))
     result["task"].update(name=task, dataset=dataset, kind=kind, metric=metric)
-    result["protocol"]["name"] = protocol
-    result["splits"]["protocol"] = split_protocol
-    result["encoder"].update(name=model, architecture=ARCHITECTURES[model], provenance=provenance or {})
+    result["eval_protocol"]["name"] = protocol
+    result["splits"]["split_protocol"] = split_protocol
+    metadata = table_metadata(model.partition(".")[0]) if encoder_metadata is None else encoder_metadata
+    result["encoder"].update(name=model, architecture=architecture or ARCHITECTURES[model.partition(".")[0]],
+                             provenance=provenance or {}, **metadata)
     ci95 = [max(0.0, value - ci_halfwidth), min(1.0, value + ci_halfwidth)]
     result["headline"] = {"metric": metric, "value": value, "ci95": ci95}
     result["metrics"] = {metric: {"value": value, "ci95": ci95}}
@@ -132,17 +149,50 @@ def test_collect_has_one_headline_row_per_run(frame):
     row = headline[headline["run_id"] == results[0]["run_id"]].iloc[0]
     assert (row["model"], row["group"], row["task"], row["kind"], row["fraction"], row["metric"]) == \
         ("random-r50", "init", "nih-lp", "linear_probe", 1, "auc")
-    ablation = headline[headline["variant"] != ""]
-    assert set(ablation["variant"]) == {"IRA", "IRA+ARSA (rules)", "IRA+ARSA (scene-graph)", "IRA+IRL+ERL",
+    ablation = headline[headline["ablation"] != ""]
+    assert set(ablation["ablation"]) == {"IRA", "IRA+ARSA (rules)", "IRA+ARSA (scene-graph)", "IRA+IRL+ERL",
                                         "IRA+ARSA+IRL+ERL (rules)"}
     assert set(ablation["objectives"]) == {"ira", "ira+arsa", "ira+irl+erl", "ira+arsa+irl+erl"}
 
 
-def test_groups_follow_the_readme():
-    assert model_group("random-vit-tiny", "vit_tiny_patch16") == "init"
-    assert model_group("imagenet-r50", "resnet50") == "init"
-    assert model_group("medclip-vit", "swin_tiny") == "ViT"
-    assert model_group("kad", "resnet50") == "CNN"
+def _headline_row(result: dict):
+    return collect([result]).iloc[0]
+
+
+def test_group_label_and_order_come_from_the_results_encoder_metadata():
+    metadata = {"group": "ViT", "display_name": "ConVIRT (re-trained)", "order": 5}
+    row = _headline_row(make_result("convirt", "nih-lp", 1, 0, 0.7, encoder_metadata=metadata))
+    assert (row["group"], row["display_name"], row["order"]) == ("ViT", "ConVIRT (re-trained)", 5)
+    results = [make_result("convirt", "nih-lp", 1, 0, 0.7, encoder_metadata=metadata),
+               make_result("mrm", "nih-lp", 1, 0, 0.75), make_result("mgca-vit", "nih-lp", 1, 0, 0.76)]
+    table = build_table("linear-probe", collect(results), include_reported=False)
+    assert [block.title for block in table.blocks] == ["ViT-based"]
+    assert [row.label for row in table.blocks[0].rows] == ["ConVIRT (re-trained)", "mrm", "mgca-vit"]
+    assert table.row("ConVIRT (re-trained)").model == "convirt"
+
+
+def test_files_without_encoder_metadata_fall_back_to_architecture_provenance_and_registry():
+    def legacy(model, architecture=None, provenance=None):
+        return _headline_row(make_result(model, "nih-lp", 1, 0, 0.7, architecture=architecture, provenance=provenance,
+                                         encoder_metadata={}))
+    fields = ["group", "display_name", "order"]
+    assert list(legacy("medclip-vit")[fields]) == ["ViT", "medclip-vit", MODELS.get("medclip-vit").order]
+    assert list(legacy("kad")[fields]) == ["CNN", "kad", MODELS.get("kad").order]
+    assert list(legacy("random-vit-tiny")[fields]) == ["init", "random-vit-tiny", MODELS.get("random-vit-tiny").order]
+    assert legacy("imagenet-r50")["group"] == "init"
+    full = legacy("asg-r18.full", provenance={"objectives": ["ira"], "best_epoch": 3})
+    assert list(full[fields]) == ["CNN", "asg-r18.full", MODELS.get("asg-r18").order]   # the tag is not looked up
+    untrained = legacy("asg-r18.untrained", provenance={"objectives": [], "best_epoch": 0})
+    assert untrained["group"] == "init"
+    unknown = legacy("someone-elses-vit", architecture="vit_base_patch16")
+    assert list(unknown[fields]) == ["ViT", "someone-elses-vit", 1000]
+    assert legacy("someone-elses-cnn", architecture="convnext_tiny")["group"] == "CNN"   # unknown backbones: CNN
+
+
+def test_blocks_are_the_encoder_registrys_groups_and_objectives_are_labelled():
+    from asgbench.encoders.config import GROUPS
+
+    assert tuple(BLOCK_TITLES) == GROUPS
     assert objectives_label(["erl", "ira", "irl"], "rules") == "IRA+IRL+ERL"  # alignment only matters with ARSA
     assert objectives_label(["arsa", "ira"], "scene-graph") == "IRA+ARSA (scene-graph)"
 
@@ -151,7 +201,7 @@ def test_mean_sd_and_n(frame):
     stats = aggregate(frame[frame["headline"]])
     def cell(model, task, fraction, variant=""):
         rows = stats[(stats["model"] == model) & (stats["task"] == task) & (stats["fraction"] == fraction)
-                     & (stats["variant"] == variant)]
+                     & (stats["ablation"] == variant)]
         assert len(rows) == 1
         return rows.iloc[0]
     three = cell("asg-vit", "nih-lp", 1)
@@ -171,7 +221,7 @@ def test_cells_show_percent_with_sd_only_for_several_runs(frame):
     assert "**80.0 ± 1.0**" in markdown and "<u>79.0 ± 1.0</u>" in markdown
     assert re.search(r"\| convirt +\| +74\.0 \|", markdown)  # one run: no sd
     assert "Mean ± sd over 1–3 runs per cell" in markdown
-    assert "Split protocol asgbench-v1; protocol linear-probe." in markdown
+    assert "Split protocol asgbench-v1; evaluation protocol linear-probe." in markdown
 
 
 # -- ranking marks ---------------------------------------------------------------------------------------
@@ -240,7 +290,8 @@ def test_overrides_every_run_of_a_task_shares_go_to_the_caption_and_rows_merge()
     rows = [row for block in ablation.blocks for row in block.rows]
     assert [row.label for row in rows] == ["IRA", "IRA+ARSA (rules)", "IRA+IRL+ERL", "IRA+ARSA+IRL+ERL (rules)"]
     assert all(sum(cell.mean is not None for cell in row.cells) == 2 for row in rows)   # NIH and RSNA Dice, one row
-    assert "Every rsna-seg run used the protocol overrides max_epochs=4, patience=3." in ablation.caption
+    assert "Every rsna-seg run used the evaluation protocol segmentation with overrides max_epochs=4, patience=3." \
+        in ablation.caption
 
     segmentation = build_table("segmentation", frame, include_reported=False)
     labels = {row.label for block in segmentation.blocks for row in block.rows}
@@ -259,11 +310,114 @@ def test_zero_shot_uses_fraction_100_and_three_metrics(frame):
 def test_extra_split_protocols_and_protocol_variants_show_in_labels():
     results = [make_result("mgca-vit", "nih-lp", 1, 0, 0.8), make_result("mgca-vit", "nih-lp", 1, 0, 0.7,
                                                                              split_protocol="mgca")]
-    results[1]["spec"]["protocol"] = "mgca-linear-probe"
+    results[1]["spec"]["eval_protocol"] = "mgca-linear-probe"
     table = build_table("linear-probe", collect(results), include_reported=False)
     assert [row.label for block in table.blocks for row in block.rows] == \
         ["mgca-vit [asgbench-v1]", "mgca-vit [mgca, mgca-linear-probe]"]
-    assert "Split protocols asgbench-v1, mgca; protocols linear-probe, mgca-linear-probe." in table.caption
+    assert "Split protocols asgbench-v1, mgca; evaluation protocols linear-probe, mgca-linear-probe." in table.caption
+
+
+def test_a_shared_non_default_evaluation_protocol_is_named_in_the_caption_not_the_rows():
+    demo = {"eval_protocol": "segmentation-demo"}
+    results = [make_result("random-r50", "siim-seg", 1, 0, 0.40, **demo),
+               make_result("asg-vit", "siim-seg", 1, 0, 0.45, **demo),
+               make_result("asg-vit", "rsna-seg", 1, 0, 0.50, **demo),
+               make_result("asg-r50", "rsna-seg", 1, 0, 0.47, **demo, overrides=("max_epochs=2",)),
+               make_result("asg-r50", "rsna-seg", 1, 1, 0.48, **demo, overrides=("max_epochs=2",))]
+    table = build_table("segmentation", collect(results), include_reported=False)
+    assert "Split protocol asgbench-v1; evaluation protocol segmentation-demo." in table.caption
+    assert "Every rsna-seg and siim-seg run used the evaluation protocol segmentation-demo." in table.caption
+    assert "overrides" not in table.caption                               # only some rsna-seg runs had them
+    labels = [row.label for block in table.blocks for row in block.rows]
+    assert labels == ["random-r50", "asg-r50 [max_epochs=2]", "asg-vit"]
+    assert sum(cell.mean is not None for cell in table.row("asg-vit").cells) == 2   # SIIM and RSNA Dice, one row
+
+    shortened = [make_result("asg-vit", "rsna-seg", 1, 0, 0.5, **demo, overrides=("max_epochs=2", "patience=1")),
+                 make_result("asg-r50", "rsna-seg", 1, 0, 0.4, **demo, overrides=("max_epochs=2", "patience=1"))]
+    table = build_table("segmentation", collect(shortened), include_reported=False)
+    assert "Every rsna-seg run used the evaluation protocol segmentation-demo with overrides max_epochs=2, " \
+           "patience=1." in table.caption
+    assert [row.label for block in table.blocks for row in block.rows] == ["asg-r50", "asg-vit"]
+
+
+def test_published_rows_are_placed_by_the_registry_order_of_their_model():
+    table = build_table("linear-probe", collect([]))
+    labels = [row.label for block in table.blocks for row in block.rows]
+    for block in table.blocks:
+        orders = [MODELS.get(row.model).order for row in block.rows]
+        assert orders == sorted(orders), block.title
+    assert labels[:2] == ["Random Init (reported)", "ImageNet Init (reported)"]
+    assert labels.index("MGCA (reported)") < labels.index("ASG (reported)") < labels.index("MRM (reported)")
+    zero_shot = build_table("zero-shot", collect([]))
+    assert [row.label for row in zero_shot.blocks[0].rows] == ["BioViL (reported)", "MedKLIP (reported)",
+                                                               "ASG (reported)"]   # no registry model: first
+
+
+def _small_table() -> Table:
+    from asgbench.tables.layout import fraction_group
+
+    group = fraction_group("nih-lp", "auc", "NIH X-ray (AUC) & co", "NIH AUC")
+    rows = (Row("asg-vit · IRA_2", False, (Cell(80.0, 1.0, 3, "best"), Cell(), Cell(70.04, None, 1, "second")),
+                "asg-vit"),
+            Row("MGCA (reported)", True, (Cell(78.9), Cell(), Cell(83.5)), "mgca-vit"))
+    return Table("linear-probe", "Caption with 5 % & <tags>, the README's #1.", (group,),
+                 (Block(None, rows[1:]), Block("ViT-based", rows[:1])))
+
+
+def test_html_renders_the_same_cells_as_before():
+    assert render_table(_small_table(), "html") == """<table>
+  <caption>Caption with 5 % &amp; &lt;tags&gt;, the README's #1.</caption>
+  <thead>
+    <tr>
+      <th rowspan="2">Method</th>
+      <th colspan="3">NIH X-ray (AUC) &amp; co</th>
+    </tr>
+    <tr>
+      <th>1%</th>
+      <th>10%</th>
+      <th>100%</th>
+    </tr>
+  </thead>
+  <tbody>
+    <tr><td><em>MGCA (reported)</em></td><td><em>78.9</em></td><td>–</td><td><em>83.5</em></td></tr>
+    <tr><td colspan="4"><em>ViT-based</em></td></tr>
+    <tr><td>asg-vit · IRA_2</td><td><strong>80.0 ± 1.0</strong></td><td>–</td><td><u>70.0</u></td></tr>
+  </tbody>
+</table>
+"""
+
+
+def test_latex_renders_the_same_cells_as_before():
+    assert render_table(_small_table(), "latex") == r"""\begin{table}[t]
+\centering
+\caption{Caption with 5 \% \& <tags>, the README's \#1.}
+\label{tab:asgbench-linear-probe}
+\begin{tabular}{lrrr}
+\toprule
+ & \multicolumn{3}{c}{NIH X-ray (AUC) \& co} \\
+\cmidrule(lr){2-4}
+Method & 1\% & 10\% & 100\% \\
+\midrule
+\textit{MGCA (reported)} & \textit{78.9} & -- & \textit{83.5} \\
+\multicolumn{4}{l}{\textit{ViT-based}} \\
+asg-vit $\cdot$ IRA\_2 & \textbf{80.0 $\pm$ 1.0} & -- & \underline{70.0} \\
+\bottomrule
+\end{tabular}
+\end{table}
+"""
+
+
+def test_markdown_escapes_pipes_and_marks_cells():
+    text = render_table(_small_table(), "md")
+    lines = text.splitlines()
+    assert lines[0] == "Caption with 5 % & <tags>, the README's #1." and lines[1] == ""
+    cells = [[cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip()[1:-1])] for line in lines[2:]]
+    assert cells[0] == ["Method", "NIH AUC 1%", "NIH AUC 10%", "NIH AUC 100%"]
+    assert cells[1][0].startswith(":-") and all(rule.endswith("-:") for rule in cells[1][1:])
+    assert cells[2:] == [["*MGCA (reported)*", "*78.9*", "–", "*83.5*"], ["*ViT-based*", "", "", ""],
+                         ["asg-vit · IRA_2", "**80.0 ± 1.0**", "–", "<u>70.0</u>"]]
+    piped = Table("x", "c", _small_table().groups, (Block(None, (Row("a|b", False, (Cell(), Cell(), Cell())),)),))
+    assert "| a\\|b " in render_table(piped, "md")
 
 
 def test_without_results_only_published_rows_remain():

@@ -67,7 +67,9 @@ def _sweep(plan: DemoPlan, suite: Path, checkpoints: dict[str, str], runs: Path,
         grids.append(SweepSpec(models, plan.zero_shot_tasks, (100,), seeds=plan.seeds[:1], checkpoints=checkpoints))
     if plan.segmentation_tasks:
         grids.append(SweepSpec(models, plan.segmentation_tasks, plan.segmentation_fractions, seeds=plan.seeds[:1],
-                               checkpoints=checkpoints, overrides={"segmentation": plan.segmentation_overrides}))
+                               checkpoints=checkpoints,
+                               eval_protocols={task: plan.segmentation_protocol for task in plan.segmentation_tasks},
+                               overrides={task: plan.segmentation_overrides for task in plan.segmentation_tasks}))
     context = RunContext(data_root=suite, out=runs, cache_dir=cache, device="cpu")
     last = {"said": 0.0}
 
@@ -84,13 +86,22 @@ def _sweep(plan: DemoPlan, suite: Path, checkpoints: dict[str, str], runs: Path,
     return report
 
 
+def _epochs_each(plan: DemoPlan) -> int:
+    if plan.epochs is not None:
+        return plan.epochs
+    from asgbench.pretrain.config import load_config
+
+    return load_config(plan.pretrain_config, ["annotations=unused"]).optim.max_epochs
+
+
 def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int | None = None,
-             results: Path | None = Path("results/demo"), readme: Path | None = Path("README.md"),
-             say: Callable[[str], None] = print) -> list:
-    """Run ``plan`` in ``workdir``; tables, plots and summary go to ``results``, the README's demo section is
-    updated when ``readme`` has its markers. Returns the acceptance checks."""
+             results: Path | None = None, readme: Path | None = None, say: Callable[[str], None] = print) -> list:
+    """Run ``plan`` in ``workdir``; tables, plots and summary go to ``results`` (default
+    ``<workdir>/results-<plan>``), and the demo sections of ``readme`` are rewritten only when one is given.
+    Returns the acceptance checks."""
     from asgbench import tables
     from asgbench.demo.pretraining import checkpoint_of, pretrain_variants
+    from asgbench.encoders import resolve_model
     from asgbench.demo.report import write_outputs
     from asgbench.results import load_results
 
@@ -110,7 +121,7 @@ def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int |
     suite = _synthesise(workdir, plan, seed, say)
     timings[name] = ledger.record(name, time.perf_counter() - t, did_work=not suite_existed)
 
-    name, t = step("pre-training", 2, f"pre-train {len(plan.variants)} variants, {plan.epochs} epoch(s) each, {cpus} at a time")
+    name, t = step("pre-training", 2, f"pre-train {len(plan.variants)} variants, {_epochs_each(plan)} epoch(s) each, {cpus} at a time")
     annotations_existed = (workdir / f"pretrain-{suite.name}").is_dir()
     annotations = _annotations(suite, workdir, say)
     _warm_mimic_store(annotations, cache)
@@ -120,7 +131,8 @@ def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int |
                                   did_work=not annotations_existed or not all(item.reused for item in trained))
 
     name, t = step("evaluation", 3, "evaluate every variant through a Ray sweep (features extracted once per model and dataset)")
-    checkpoints = {item.variant.model: str(checkpoint_of(models, item.variant)) for item in trained}
+    checkpoints = {item.model.model: str(checkpoint_of(models, item.model)) for item in trained}
+    names = {item.model.tag: resolve_model(item.model.model, checkpoint_of(models, item.model)).name for item in trained}
     runs = workdir / f"runs-{plan.name}"
     report = _sweep(plan, suite, checkpoints, runs, cache, cpus, say)
     timings[name] = ledger.record(name, time.perf_counter() - t, did_work=bool(report.done))
@@ -130,7 +142,7 @@ def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int |
     frame = tables.collect(load_results(runs))
     timings["total"] = sum(timings.values()) + time.perf_counter() - rendering
     out = results if results is not None else workdir / f"results-{plan.name}"
-    checks = write_outputs(frame, plan, out, timings, readme)
+    checks = write_outputs(frame, plan, names, out, timings, readme)
     for check in checks:
         say(f"      {'PASS' if check.holds else 'FAIL'} {check.claim}: {check.measured}")
     this_run = (time.perf_counter() - started) / 60

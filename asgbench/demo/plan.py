@@ -8,63 +8,66 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asgbench.data.splits.protocol import FRACTIONS
+
 
 @dataclass(frozen=True)
-class Variant:
-    """One pre-trained model of the ablation: its registry name and what it was trained with."""
+class AblationModel:
+    """One pre-trained model of the ablation: the tag that names its weights and what it was trained with."""
 
-    model: str
+    tag: str
     objectives: tuple[str, ...]
     alignment: str = "rules"
     trained: bool = True              # False: the same network exported before any training step
 
+    @property
+    def model(self) -> str:
+        """The name to evaluate it under: the ``asg`` family reads the architecture from the checkpoint, so the
+        results name it ``asg-<architecture>.<tag>`` (``asg-r18.full`` for the demo's ResNet-18)."""
+        return f"asg.{self.tag}"
 
-RANDOM = Variant("asg-random", ("ira",), trained=False)
-ABLATION: tuple[Variant, ...] = (
+
+RANDOM = AblationModel("random", ("ira",), trained=False)
+FULL_ASG = AblationModel("full", ("ira", "arsa", "irl", "erl"), "rules")
+ABLATION: tuple[AblationModel, ...] = (
     RANDOM,
-    Variant("asg-ira", ("ira",)),
-    Variant("asg-ira-arsa-rules", ("ira", "arsa"), "rules"),
-    Variant("asg-ira-arsa-scene-graph", ("ira", "arsa"), "scene-graph"),
-    Variant("asg-ira-irl", ("ira", "irl")),
-    Variant("asg-ira-irl-erl", ("ira", "irl", "erl")),
-    Variant("asg-full", ("ira", "arsa", "irl", "erl"), "rules"),
+    AblationModel("ira", ("ira",)),
+    AblationModel("ira-arsa-rules", ("ira", "arsa"), "rules"),
+    AblationModel("ira-arsa-scene-graph", ("ira", "arsa"), "scene-graph"),
+    AblationModel("ira-irl", ("ira", "irl")),
+    AblationModel("ira-irl-erl", ("ira", "irl", "erl")),
+    FULL_ASG,
 )
-FULL_MODEL = "asg-full"
 
 
 @dataclass(frozen=True)
 class DemoPlan:
     name: str
     suite: str                                 # synthetic suite size
-    variants: tuple[Variant, ...]
-    epochs: int
+    variants: tuple[AblationModel, ...]
+    epochs: int | None                         # None: the pre-training config's optim.max_epochs
     probe_tasks: tuple[str, ...]
     fractions: tuple[int, ...]
     seeds: tuple[int, ...]
     zero_shot_tasks: tuple[str, ...]
     segmentation_tasks: tuple[str, ...]
     segmentation_fractions: tuple[int, ...]
-    segmentation_overrides: tuple[str, ...]
-    pretrain_config: str = "demo.yaml"         # in asgbench/pretrain/configs/
+    segmentation_protocol: str = "segmentation-demo"   # a registered evaluation protocol
+    segmentation_overrides: tuple[str, ...] = ()
+    pretrain_config: str = "demo"              # a config shipped in asgbench/pretrain/configs/
     pretrain_overrides: tuple[str, ...] = ()
 
 
 FULL = DemoPlan(
-    name="full", suite="medium", variants=ABLATION, epochs=6,
-    probe_tasks=("nih-lp", "chexpert-lp", "rsna-lp", "covidx-lp"), fractions=(1, 10, 100), seeds=(0, 1, 2),
-    zero_shot_tasks=("rsna-zs",), segmentation_tasks=("siim-seg", "rsna-seg"), segmentation_fractions=(1, 10, 100),
-    # augment=false: the frozen encoder's maps are computed once per image and the decoder trains on them;
-    # every epoch is 256 images whatever the fraction (the 1 % lists hold 16 to 28 images, which otherwise get
-    # too few updates to learn anything; the 100 % lists would cost 11 times more); with 64 decoder steps in all,
-    # a learning rate 10 times the protocol's, and the output starting at 10 % per pixel instead of 50 %
-    segmentation_overrides=("max_epochs=4", "patience=3", "augment=false", "decoder_channels=32,16,8,8,8",
-                            "min_epoch_images=256", "max_epoch_images=256", "learning_rate=0.005", "head_prior=0.1"),
+    name="full", suite="medium", variants=ABLATION, epochs=None,
+    probe_tasks=("nih-lp", "chexpert-lp", "rsna-lp", "covidx-lp"), fractions=FRACTIONS, seeds=(0, 1, 2),
+    zero_shot_tasks=("rsna-zs",), segmentation_tasks=("siim-seg", "rsna-seg"), segmentation_fractions=FRACTIONS,
 )
 QUICK = DemoPlan(
-    name="quick", suite="tiny", variants=(RANDOM, Variant(FULL_MODEL, ("ira", "arsa", "irl", "erl"), "rules")), epochs=1,
+    name="quick", suite="tiny", variants=(RANDOM, FULL_ASG), epochs=1,
     probe_tasks=("rsna-lp", "covidx-lp"), fractions=(10, 100), seeds=(0,),
     zero_shot_tasks=("rsna-zs",), segmentation_tasks=("siim-seg",), segmentation_fractions=(100,),
-    segmentation_overrides=("max_epochs=1", "patience=1", "augment=false", "decoder_channels=16,16,8,8,8"),
+    segmentation_overrides=("max_epochs=1", "patience=1", "decoder_channels=16,16,8,8,8"),
     pretrain_overrides=("optim.batch_size=8",),   # the tiny suite has 15 training pairs
 )
 PLANS = {"full": FULL, "quick": QUICK}

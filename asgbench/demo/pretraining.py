@@ -17,52 +17,58 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asgbench.config import CACHE_ENV
-from asgbench.demo.plan import DemoPlan, Variant
+from asgbench.demo.plan import AblationModel, DemoPlan
 from asgbench.errors import AsgbenchError
 
-CONFIGS = Path(__file__).resolve().parent.parent / "pretrain" / "configs"
 FINISHED = "finished.json"
 LOG = "train.log"
 
 
 @dataclass(frozen=True)
 class Trained:
-    variant: Variant
+    model: AblationModel
     checkpoint: Path
     seconds: float
     reused: bool
 
 
-def checkpoint_of(models: Path, variant: Variant) -> Path:
-    return models / variant.model / f"{variant.model}.safetensors"
+def checkpoint_of(models: Path, model: AblationModel) -> Path:
+    return models / model.tag / f"{model.tag}.safetensors"
 
 
-def _command(variant: Variant, plan: DemoPlan, annotations: Path, out: Path, resume: bool) -> list[str]:
-    overrides = [f"annotations={annotations}", f"out={out}", f"name={variant.model}",
-                 f"loss.objectives={','.join(variant.objectives)}", f"loss.arsa_alignment={variant.alignment}",
-                 f"optim.max_epochs={plan.epochs if variant.trained else 0}", *plan.pretrain_overrides]
-    return [sys.executable, "-m", "asgbench", "pretrain", "train", "--config", str(CONFIGS / plan.pretrain_config),
+def _epochs(plan: DemoPlan, model: AblationModel) -> list[str]:
+    """No training step for the untrained export; the plan's epochs where it sets them, else the config's."""
+    if not model.trained:
+        return ["optim.max_epochs=0"]
+    return [] if plan.epochs is None else [f"optim.max_epochs={plan.epochs}"]
+
+
+def _command(model: AblationModel, plan: DemoPlan, annotations: Path, out: Path, resume: bool) -> list[str]:
+    overrides = [f"annotations={annotations}", f"out={out}", f"name={model.tag}",
+                 f"loss.objectives={','.join(model.objectives)}", f"loss.arsa_alignment={model.alignment}",
+                 *_epochs(plan, model), *plan.pretrain_overrides]
+    return [sys.executable, "-m", "asgbench", "pretrain", "train", "--config", plan.pretrain_config,
             "--quiet", *(["--resume"] if resume else []), *overrides]
 
 
-def _train_one(variant: Variant, plan: DemoPlan, annotations: Path, models: Path, cache: Path, threads: int) -> Trained:
-    out = models / variant.model
-    checkpoint = checkpoint_of(models, variant)
+def _train_one(model: AblationModel, plan: DemoPlan, annotations: Path, models: Path, cache: Path, threads: int) -> Trained:
+    out = models / model.tag
+    checkpoint = checkpoint_of(models, model)
     finished = out / FINISHED
     if finished.is_file() and checkpoint.is_file():
-        return Trained(variant, checkpoint, json.loads(finished.read_text())["seconds"], True)
+        return Trained(model, checkpoint, json.loads(finished.read_text())["seconds"], True)
     out.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, CACHE_ENV: str(cache), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     started = time.perf_counter()
     with open(out / LOG, "a") as log:
-        done = subprocess.run(_command(variant, plan, annotations, out, (out / "state.pt").is_file()),
+        done = subprocess.run(_command(model, plan, annotations, out, (out / "state.pt").is_file()),
                               stdout=log, stderr=subprocess.STDOUT, env=environment)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         tail = (out / LOG).read_text().strip().splitlines()[-1:] or ["(no output)"]
-        raise AsgbenchError(f"pre-training {variant.model} failed (exit {done.returncode}): {tail[0]} (log: {out / LOG})")
+        raise AsgbenchError(f"pre-training {model.tag} failed (exit {done.returncode}): {tail[0]} (log: {out / LOG})")
     finished.write_text(json.dumps({"seconds": round(seconds, 1)}) + "\n")
-    return Trained(variant, checkpoint, seconds, False)
+    return Trained(model, checkpoint, seconds, False)
 
 
 def pretrain_variants(plan: DemoPlan, annotations: Path, models: Path, cache: Path, *, cpus: int,
@@ -77,6 +83,7 @@ def pretrain_variants(plan: DemoPlan, annotations: Path, models: Path, cache: Pa
             trained = future.result()
             results.append(trained)
             state = "reused" if trained.reused else f"{trained.seconds:.0f} s"
-            say(f"      {trained.variant.model:26s} {'+'.join(trained.variant.objectives) if trained.variant.trained else 'untrained'}"
-                f"{' (' + trained.variant.alignment + ')' if 'arsa' in trained.variant.objectives else ''}: {state}")
+            model = trained.model
+            say(f"      {model.tag:22s} {'+'.join(model.objectives) if model.trained else 'untrained'}"
+                f"{' (' + model.alignment + ')' if 'arsa' in model.objectives else ''}: {state}")
     return results

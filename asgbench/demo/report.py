@@ -12,10 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from asgbench import tables
-from asgbench.demo.plan import FULL_MODEL, RANDOM, DemoPlan
+from asgbench.demo.plan import FULL_ASG, RANDOM, DemoPlan
 from asgbench.results import write_text_atomic
-
-SECTIONS = ("linear-probe", "zero-shot", "segmentation", "ablation")
+from asgbench.tables import SECTIONS
 
 
 @dataclass(frozen=True)
@@ -36,15 +35,17 @@ def _pct(value: float) -> str:
     return "–" if value is None or math.isnan(value) else f"{100 * value:.1f}"
 
 
-def acceptance(frame: pd.DataFrame, plan: DemoPlan) -> list[Check]:
-    """Does pre-training help? Full ASG against the same network untrained, on the headline metrics."""
+def acceptance(frame: pd.DataFrame, plan: DemoPlan, names: dict[str, str]) -> list[Check]:
+    """Does pre-training help? Full ASG against the same network untrained, on the headline metrics.
+    ``names`` maps an ablation model's tag to the model name its results carry."""
+    full, untrained = names[FULL_ASG.tag], names[RANDOM.tag]
     stats = tables.aggregate(frame[frame["headline"]]) if not frame.empty else pd.DataFrame()
     if stats.empty:
         return []
     checks = []
     low = min(plan.fractions)
     for task in plan.probe_tasks:
-        ours, base = _cell(stats, FULL_MODEL, task, low), _cell(stats, RANDOM.model, task, low)
+        ours, base = _cell(stats, full, task, low), _cell(stats, untrained, task, low)
         if ours is None or base is None:
             continue
         checks.append(Check(
@@ -54,13 +55,13 @@ def acceptance(frame: pd.DataFrame, plan: DemoPlan) -> list[Check]:
             bool(ours["ci_low"] > base["ci_high"])))
     seg_low = min(plan.segmentation_fractions)
     for task in plan.segmentation_tasks:
-        ours, base = _cell(stats, FULL_MODEL, task, seg_low), _cell(stats, RANDOM.model, task, seg_low)
+        ours, base = _cell(stats, full, task, seg_low), _cell(stats, untrained, task, seg_low)
         if ours is None or base is None:
             continue
         checks.append(Check(f"{task} at {seg_low} %: full ASG Dice above random init",
                             f"{_pct(ours['mean'])} vs {_pct(base['mean'])}", bool(ours["mean"] > base["mean"])))
     for task in plan.zero_shot_tasks:
-        ours = _cell(stats, FULL_MODEL, task, 100)
+        ours = _cell(stats, full, task, 100)
         if ours is None:
             continue
         checks.append(Check(f"{task}: full ASG AUC above 0.5, 95 % CI excluding it",
@@ -83,7 +84,7 @@ def summary_markdown(checks: list[Check], timings: dict[str, float], plan: DemoP
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(frame: pd.DataFrame, plan: DemoPlan, out: Path, timings: dict[str, float],
+def write_outputs(frame: pd.DataFrame, plan: DemoPlan, names: dict[str, str], out: Path, timings: dict[str, float],
                   readme: Path | None) -> list[Check]:
     """Tables (md, csv), plots, summary and the flat results file into ``out``; the README's demo markers."""
     out.mkdir(parents=True, exist_ok=True)
@@ -102,7 +103,7 @@ def write_outputs(frame: pd.DataFrame, plan: DemoPlan, out: Path, timings: dict[
             plots.append(tables.label_efficiency_plot(frame, task, out / f"label-efficiency-{task}.png"))
     frame.drop(columns=["created"]).sort_values(["model", "task", "fraction", "seed", "metric"]).to_csv(
         out / "results.csv", index=False, float_format="%.6f")
-    checks = acceptance(frame, plan)
+    checks = acceptance(frame, plan, names)
     summary = summary_markdown(checks, timings, plan, int(frame["run_id"].nunique()) if not frame.empty else 0)
     write_text_atomic(out / "summary.md", summary)
     sections["demo-summary"] = summary

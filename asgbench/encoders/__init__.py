@@ -2,10 +2,16 @@
 
 Entries live in ``baselines/`` (one module per published model) and are registered lazily, so listing
 models imports nothing heavy. Weights come from ``checkpoint=`` or ``$ASGBENCH_WEIGHTS/<file name>``.
+A model name is ``entry[.tag]`` (``mgca-vit``, ``asg-r18.full``); a family name (``asg``) picks its entry
+from the checkpoint.
 """
 from __future__ import annotations
 
+import importlib
 import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -22,8 +28,10 @@ from asgbench.registry import Registry
 
 MODELS: Registry[EncoderConfig] = Registry("model")
 for _name, _entry, _aliases in (
-    ("asg-vit", "baselines.asg:ASG_VIT", ("asg",)),
+    ("asg-vit", "baselines.asg:ASG_VIT", ()),
     ("asg-r50", "baselines.asg:ASG_R50", ()),
+    ("asg-r18", "baselines.asg:ASG_R18", ()),
+    ("asg-vit-tiny", "baselines.asg:ASG_VIT_TINY", ()),
     ("convirt", "baselines.convirt:CONVIRT", ()),
     ("gloria", "baselines.gloria:GLORIA", ()),
     ("medklip", "baselines.medklip:MEDKLIP", ()),
@@ -42,13 +50,22 @@ for _name, _entry, _aliases in (
     ("imagenet-vit", "baselines.initial:IMAGENET_VIT", ()),
 ):
     MODELS.register(_name, _entry, aliases=_aliases)
-MODELS.register_family("asg-", "asg-vit")   # asg-<anything>: an ASG checkpoint under a name of the user's choice
+
+# A family name picks its entry from the checkpoint: "module:function(checkpoint path or None) -> entry name".
+MODEL_FAMILIES: Registry[Callable[[Path | None], str]] = Registry("model family")
+MODEL_FAMILIES.register("asg", "baselines.asg:entry_for_checkpoint")
 
 BACKBONE = "backbone"
+TAG = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    return MODELS.names(pattern)
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model name made canonical: ``entry[.tag]``, the entry's config for this checkpoint, and the file."""
+
+    name: str
+    config: EncoderConfig
+    checkpoint: Path | None
 
 
 def resolve_checkpoint(config: EncoderConfig, checkpoint: str | Path | None) -> Path | None:
@@ -66,6 +83,31 @@ def resolve_checkpoint(config: EncoderConfig, checkpoint: str | Path | None) -> 
                       f"get them from {config.source} and pass --checkpoint FILE or put them in ${WEIGHTS_ENV}")
 
 
+def resolve_model(name: str, checkpoint: str | Path | None = None) -> ResolvedModel:
+    """``entry[.tag]`` or ``family[.tag]`` plus a checkpoint -> the canonical name and the config to build.
+
+    Like timm's ``architecture.tag``: the entry fixes the architecture, the tag names the weights. A family
+    (``asg``) reads the architecture from the file; a self-describing file (an asgbench export) supplies its
+    config and, unless the name gives one, its tag.
+    """
+    base, dot, tag = name.partition(".")
+    if dot and not TAG.match(tag):
+        raise ConfigError(f"model {name!r}: a tag after the dot may hold letters, digits, '-' and '_' only")
+    path = Path(checkpoint) if checkpoint is not None else None
+    if base in MODEL_FAMILIES:
+        base = MODEL_FAMILIES.get(base)(path)
+    config = MODELS.get(base)
+    path = resolve_checkpoint(config, path)
+    if config.checkpoint_config and path is not None:
+        module_name, _, attribute = config.checkpoint_config.partition(":")
+        config = getattr(importlib.import_module(module_name), attribute)(config, path)
+    tag = tag or str(config.provenance.get("tag") or "")
+    canonical = f"{MODELS.canonical(base)}.{tag}" if tag else MODELS.canonical(base)
+    if canonical != config.name:
+        config = replace(config, name=canonical, display_name=canonical if not config.display_name else config.display_name)
+    return ResolvedModel(canonical, config, path)
+
+
 def _build_part(component: Component, tensors: dict[str, torch.Tensor]) -> nn.Module:
     if component.build is None:
         raise ConfigError(f"component {component.name} has no builder")
@@ -75,10 +117,8 @@ def _build_part(component: Component, tensors: dict[str, torch.Tensor]) -> nn.Mo
 def create_encoder(name: str, checkpoint: str | Path | None = None, *, trust_checkpoint: bool = False, seed: int = 0,
                    **backbone_overrides) -> Encoder:
     """Build the registered model ``name`` and load its weights (strictly, with a load report)."""
-    config = MODELS.get(name)
-    if callable(getattr(config, "resolve", None)):
-        config = config.resolve(checkpoint, name=MODELS.canonical(name))
-    path = resolve_checkpoint(config, checkpoint)
+    resolved = resolve_model(name, checkpoint)
+    config, path = resolved.config, resolved.checkpoint
     torch.manual_seed(seed)
     backbone = build_backbone(config.architecture, **{**config.backbone_options, **backbone_overrides})
     parts: dict[str, nn.Module] = {BACKBONE: backbone}

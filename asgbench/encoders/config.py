@@ -14,6 +14,13 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
 
+# Table blocks, as in the ASG README: initialisations first, then CNN-based and ViT-based models.
+INIT, CNN, VIT = "init", "CNN", "ViT"
+GROUPS = (INIT, CNN, VIT)
+# Which block a backbone architecture (a key of asgbench.encoders.backbones.BACKBONES) belongs to.
+ARCHITECTURE_GROUPS = {"resnet50": CNN, "resnet18": CNN, "vit_base_patch16": VIT, "vit_tiny_patch16": VIT,
+                       "swin_tiny": VIT}
+
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -77,7 +84,28 @@ class EncoderConfig:
     ignored: tuple[tuple[tuple[str, ...], str, str], ...] = ()  # (container, key regex, why) known-unused keys
     notes: str = ""
     provenance: dict = field(default_factory=dict)  # how asgbench trained it (objectives, alignment), for ablation tables
+    group: str = ""                   # table block (INIT, CNN or VIT); "" -> the architecture's
+    display_name: str = ""            # table row label; "" -> ``name``
+    order: int = 1000                 # table row order (the ASG README's), smaller first
+    checkpoint_config: str | None = None  # "module:function(config, path) -> config" for a file format that
+                                          # describes itself (asgbench's own ASG exports)
+
+    def __post_init__(self) -> None:
+        if self.group and self.group not in GROUPS:
+            raise ValueError(f"{self.name}: group must be one of {GROUPS}, not {self.group!r}")
 
     @property
     def needs_checkpoint(self) -> bool:
         return self.file_name is not None
+
+    @property
+    def table_group(self) -> str:
+        return self.group or ARCHITECTURE_GROUPS.get(self.architecture, CNN)
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    def table_metadata(self) -> dict:
+        """What a result records so that tables need no registry: block, row label and row order."""
+        return {"group": self.table_group, "display_name": self.label, "order": self.order}

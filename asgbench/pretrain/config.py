@@ -117,20 +117,37 @@ class TrainConfig:
         return asdict(self)
 
 
+def shipped_configs() -> dict[str, Path]:
+    """The configs that ship with asgbench, by name (``demo``, ``synthetic``)."""
+    from importlib import resources
+
+    folder = Path(str(resources.files("asgbench.pretrain") / "configs"))
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """A config file: a path that exists, else the shipped config of that name."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = shipped_configs()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    raise ConfigError(f"{name_or_path}: no such config file, and no shipped config of that name "
+                      f"(shipped: {', '.join(shipped)})")
+
+
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
-    """Read a YAML config (or start from defaults) and apply dotted overrides such as ``optim.max_epochs=3``."""
+    """Read a YAML config (a file, or a shipped config by name; or start from defaults) and apply dotted
+    overrides such as ``optim.max_epochs=3``."""
     import yaml
 
     data: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
+        path = config_path(path)
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     config = from_mapping(TrainConfig, data, str(path or "config"))
-    if isinstance(config.loss.objectives, str):
-        config = with_overrides(config, [f"loss.objectives={config.loss.objectives}"])
     return with_overrides(config, list(overrides)).validate()

@@ -14,7 +14,6 @@ import importlib
 import json
 import os
 import pickle
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -102,62 +101,13 @@ def load_restricted_pickle(path: Path) -> object:
 
 
 # -- words and sentences ---------------------------------------------------------------------------------------------
-_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
-               (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
-
-
-def _is_punctuation(char: str) -> bool:
-    """BERT's rule: every non-alphanumeric printable ASCII character, plus Unicode punctuation."""
-    code = ord(char)
-    return 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126 \
-        or unicodedata.category(char).startswith("P")
-
-
-def _is_cjk(char: str) -> bool:
-    code = ord(char)
-    return any(low <= code <= high for low, high in _CJK_RANGES)
-
-
-def _cleaned(text: str) -> str:
-    """Control characters dropped, every kind of whitespace made a space, CJK characters spaced apart."""
-    out = []
-    for char in unicodedata.normalize("NFC", text):
-        category = unicodedata.category(char)
-        if char in " \t\n\r" or category == "Zs":
-            out.append(" ")
-        elif char in ("\x00", "\ufffd") or category.startswith("C"):
-            continue
-        else:
-            out.append(f" {char} " if _is_cjk(char) else char)
-    return "".join(out)
-
-
-def split_words(text: str) -> list[str]:
-    """The words a lower-casing BERT BasicTokenizer yields: whitespace split, each punctuation character a word."""
-    words = []
-    for chunk in _cleaned(text).split():
-        chunk = "".join(c for c in unicodedata.normalize("NFD", chunk.lower()) if unicodedata.category(c) != "Mn")
-        current = ""
-        for char in chunk:
-            if _is_punctuation(char):
-                words.extend([current, char] if current else [char])
-                current = ""
-            else:
-                current += char
-        if current:
-            words.append(current)
-    return words
-
-
 @lru_cache(maxsize=1)
 def _word_splitter() -> Callable[[str], list[str]]:
-    """transformers' BasicTokenizer where this version ships one (the released code's), else ``split_words``."""
-    for module in ("transformers.models.bert.tokenization_bert", "transformers.models.bert.tokenization_bert_legacy"):
-        try:
-            return importlib.import_module(module).BasicTokenizer(do_lower_case=True).tokenize
-        except (ImportError, AttributeError):
-            continue
-    return split_words
+    """The released code's word split: a lower-casing BERT BasicTokenizer (in transformers 5 it lives in the
+    ``tokenization_bert_legacy`` module), so word positions in labels.pickle land on the same words here."""
+    from transformers.models.bert.tokenization_bert_legacy import BasicTokenizer
+
+    return BasicTokenizer(do_lower_case=True).tokenize
 
 
 def word_sentence_map(sentences: list[str] | tuple[str, ...]) -> list[int]:

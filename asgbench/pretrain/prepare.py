@@ -70,10 +70,24 @@ def _slots(boxes: dict[str, np.ndarray], alignment: dict[str, list[int]]) -> lis
             for region in IMAGENOME_REGIONS if region in boxes and alignment.get(region)]
 
 
-def prepare(mimic_root: Path, out: Path, *, scene_graphs: Path | None = None,
+SCENE_GRAPHS_FOLDER = "chest-imagenome"
+
+
+def default_scene_graphs(mimic_root: Path) -> Path | None:
+    """Chest ImaGenome found by the data-root rule: every dataset in its own folder under one data root, so the
+    scene graphs of ``<root>/mimic`` are ``<root>/chest-imagenome`` when that folder exists."""
+    candidate = Path(mimic_root).parent / SCENE_GRAPHS_FOLDER
+    return candidate if candidate.is_dir() else None
+
+
+def prepare(mimic_root: Path, out: Path, *, scene_graphs: Path | None = None, find_scene_graphs: bool = True,
             progress: Callable[[int, int], None] | None = None) -> dict:
-    """Build the annotation file; returns the manifest."""
+    """Build the annotation file; returns the manifest. Without ``scene_graphs`` they are looked for beside
+    the MIMIC folder (:func:`default_scene_graphs`) unless ``find_scene_graphs`` is False; without any, the
+    region boxes come from the atlas."""
     mimic_root = Path(mimic_root)
+    if scene_graphs is None and find_scene_graphs:
+        scene_graphs = default_scene_graphs(mimic_root)
     index = read_index("mimic", mimic_root)
     frame = index.frame
     frame = frame[frame["frontal"].astype(bool) & frame["report"].notna() & frame["path"].notna()]

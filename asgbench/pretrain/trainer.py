@@ -135,6 +135,7 @@ def _export(model: ASGModel, config: TrainConfig, out: Path, tokenizer_folder: P
     if tokenizer_folder.resolve() != target_tokenizer.resolve():
         shutil.copytree(tokenizer_folder, target_tokenizer, dirs_exist_ok=True)
     meta = {
+        "tag": config.name,   # names the weights: an export loads as <entry>.<tag>, e.g. asg-r18.full
         "architecture": config.image.architecture, "feature_dim": model.feature_dim, "backbone_options": backbone_options(config),
         "input": {"size": config.image.size, "mean": list(config.image.mean), "std": list(config.image.std), "channels": 3, "crop": True},
         "tokenizer": "tokenizer", "text_pooling": config.text.pooling,
@@ -269,10 +270,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
                 counts += 1
         return {name: value / max(1, counts) for name, value in sums.items() if name == "total" or name in enabled}
 
-    checkpoint = out / f"{config.name}.safetensors"
     if config.optim.max_epochs == 0 and main_process:
         # no training: the initial weights, a random-init baseline with exactly the trained models' architecture
-        checkpoint = _export(model, config, out, tokenizer_folder, 0, math.nan)
+        _export(model, config, out, tokenizer_folder, 0, math.nan)
     started = time.perf_counter()
     while epoch < config.optim.max_epochs and stale < config.optim.patience:
         epoch += 1
@@ -291,7 +291,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
         history.append(row)
         if main_process:
             if improved:
-                checkpoint = _export(model, config, out, tokenizer_folder, best_epoch, best_val)
+                _export(model, config, out, tokenizer_folder, best_epoch, best_val)
             _atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "step": step,
                                 "best_val": best_val, "best_epoch": best_epoch, "stale": stale,
                                 "history": json.dumps(history)}, state_path)

@@ -18,7 +18,7 @@ from asgbench.data.datasets.covidx import VOCABULARY_A, VOCABULARY_B
 from asgbench.data.images import Letterbox
 from asgbench.data.index import DatasetIndex
 from asgbench.data.masks import boxes_to_mask, rle_union
-from asgbench.data.splits import SplitSelection, load_split, read_manifest, select_rows
+from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL, SplitSelection, load_split, read_manifest, select_rows
 from asgbench.data.store import ImageStore, build_store
 from asgbench.errors import DataLayoutError
 from asgbench.tasks.specs import TaskSpec
@@ -113,23 +113,27 @@ def build_masks(rows: pd.DataFrame, task: TaskSpec, store: ImageStore) -> np.nda
     return masks
 
 
-def load_task_data(task: TaskSpec, *, fraction: int = 100, draw: int = 0, split_protocol: str = "asgbench-v1",
+def task_lists(task: TaskSpec, split_protocol: str, fraction: int, draw: int, root: Path) -> dict[str, SplitSelection]:
+    """The train (at ``fraction`` / ``draw``), val and test lists of ``task``: its own prefixed lists where the
+    split protocol has them (RSNA segmentation's ``seg_*`` under mgca), else the dataset's."""
+    _, manifest = read_manifest(task.dataset, split_protocol, data_root=root)
+    prefix = task.list_prefix if any(name.startswith(f"{task.list_prefix}_") for name in manifest.lists) else ""
+    return {
+        "train": load_split(task.dataset, split_protocol, "train", fraction, draw, prefix, data_root=root),
+        "val": load_split(task.dataset, split_protocol, "val", 100, 0, prefix, data_root=root),
+        "test": load_split(task.dataset, split_protocol, "test", 100, 0, prefix, data_root=root),
+    }
+
+
+def load_task_data(task: TaskSpec, *, fraction: int = 100, draw: int = 0, split_protocol: str = DEFAULT_SPLIT_PROTOCOL,
                    data_root: str | Path | None = None, cache_dir: Path | None = None,
                    progress: Callable[[int], None] | None = None) -> TaskData:
     """Read the index, the three lists and the image store for one task run."""
     root = dataset_root(task.dataset, data_root)
     index = read_index(task.dataset, root)
     task = adapt_to_download(task, index)
-    _, manifest = read_manifest(task.dataset, split_protocol, data_root=root)
-    if task.variant and not any(name.startswith(f"{task.variant}_") for name in manifest.lists):
-        task = replace(task, variant="")  # this protocol has one set of lists for every task of the dataset
-    selections = {
-        "train": load_split(task.dataset, split_protocol, "train", fraction, draw, task.variant, data_root=root),
-        "val": load_split(task.dataset, split_protocol, "val", 100, 0, task.variant, data_root=root),
-        "test": load_split(task.dataset, split_protocol, "test", 100, 0, task.variant, data_root=root),
-    }
-    full_train = selections["train"] if fraction == 100 else load_split(
-        task.dataset, split_protocol, "train", 100, 0, task.variant, data_root=root)
+    selections = task_lists(task, split_protocol, fraction, draw, root)
+    full_train = selections["train"] if fraction == 100 else task_lists(task, split_protocol, 100, 0, root)["train"]
     splits = {}
     for name, selection in selections.items():
         rows = select_rows(index, selection)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,11 +15,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from asgbench.encoders.model import Encoder
-from asgbench.progress import Progress, running_total
+from asgbench.progress import running_total
 from asgbench.tasks import metrics as m
 from asgbench.tasks.data import TaskData
 from asgbench.tasks.features import cached_features
-from asgbench.tasks.protocols import LinearProbeProtocol
+from asgbench.tasks.protocols import LinearProbeProtocol, ProtocolJob
 from asgbench.tasks.scoring import Outcome, best_f1_threshold, predictions_table, score_classification
 
 
@@ -143,13 +142,14 @@ def fit_heads(x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor,
     return fits
 
 
-def run_linear_probe(encoder: Encoder, data: TaskData, spec: LinearProbeProtocol, *, seed: int, device: str,
-                     cache_root: Path, rebuild_cache: bool = False, progress: Progress | None = None) -> Outcome:
-    task = data.task
+def run_linear_probe(encoder: Encoder, data: TaskData, spec: LinearProbeProtocol, job: ProtocolJob) -> Outcome:
+    task, seed, progress = data.task, job.seed, job.progress
+    if job.cache_root is None:
+        raise ValueError("the linear probe needs a feature cache folder (ProtocolJob.cache_root)")
     timings: dict[str, float] = {}
     cover = list(dict.fromkeys([*data.full_train.ids, *data.splits["val"].image_ids, *data.splits["test"].image_ids]))
     cover = [i for i in cover if i in data.store.positions]
-    cache = cached_features(encoder, data.store, cover, cache_root, device=device, rebuild=rebuild_cache,
+    cache = cached_features(encoder, data.store, cover, job.cache_root, device=job.device, rebuild=job.rebuild_cache,
                             progress=running_total(progress, "features", len(cover)))
     timings["features_s"] = cache.seconds
 

@@ -1,15 +1,32 @@
-"""Protocol specs: the hyper-parameters of each evaluation protocol, the same for every encoder.
+"""The evaluation-protocol registry: one entry per kind of evaluation, and the named protocols of each kind.
 
-A spec is frozen and versioned; its name and version go into every result. ``with_overrides`` applies
-dotted ``key=value`` overrides (typed by the field they replace, never evaluated), and an overridden spec
-records them, so a shortened test run can never pass for the real protocol.
+A *kind* (linear probe, zero-shot, segmentation) is one :class:`ProtocolKind`: the spec type its protocols
+use, its default protocol, whether it trains on a label-fraction list, and its run function (imported
+lazily, so listing tasks stays fast). ``run``, ``sweep``, the CLI and the tables ask this registry; adding a
+kind means adding its module and one entry here.
+
+An *evaluation protocol* is a frozen, versioned spec registered by name (``linear-probe``,
+``mgca-linear-probe``, ``segmentation-demo``); its name, version and parameters go into every result.
+Dotted ``key=value`` overrides are typed by the field they replace (never evaluated) and recorded, so a
+shortened run can never pass for the real protocol. The split protocol (which images are in which list) is
+a different thing: see :mod:`asgbench.data.splits`.
 """
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
 from asgbench.config import with_overrides as apply_overrides
 from asgbench.errors import ConfigError
+from asgbench.progress import Progress
 from asgbench.registry import Registry
+
+LINEAR_PROBE = "linear_probe"
+ZERO_SHOT = "zero_shot"
+SEGMENTATION = "segmentation"
 
 
 @dataclass(frozen=True)
@@ -18,7 +35,7 @@ class LinearProbeProtocol:
 
     name: str = "linear-probe"
     version: str = "1"
-    kind: str = "linear_probe"
+    kind: str = LINEAR_PROBE
     learning_rates: tuple[float, ...] = (1e-3, 1e-2)
     weight_decays: tuple[float, ...] = (0.0, 1e-4, 1e-2)
     batch_size: int = 256
@@ -35,7 +52,7 @@ class ZeroShotProtocol:
 
     name: str = "zero-shot"
     version: str = "1"
-    kind: str = "zero_shot"
+    kind: str = ZERO_SHOT
     prompts: str = "v1"               # the prompt-set version (asgbench/tasks/prompts/<task>.<version>.json)
     batch_size: int = 64
     overrides: tuple[str, ...] = ()
@@ -43,11 +60,12 @@ class ZeroShotProtocol:
 
 @dataclass(frozen=True)
 class SegmentationProtocol:
-    """U-Net (or SETR-PUP for ViTs) on the encoder's maps; 10 focal - log Dice; early stopping on val Dice."""
+    """MGCA's protocol: U-Net (SETR-PUP for ViTs) on the encoder's maps, 10 focal - log Dice, early stopping
+    on val Dice; every epoch is the training list once and the output layer starts at its default init."""
 
     name: str = "segmentation"
     version: str = "1"
-    kind: str = "segmentation"
+    kind: str = SEGMENTATION
     learning_rate: float = 5e-4
     weight_decay: float = 0.05
     batch_size: int = 16
@@ -58,31 +76,96 @@ class SegmentationProtocol:
     finetune: bool = False            # train the encoder too (MGCA freezes it)
     augment: bool = True              # scale +-10 %, rotation +-10 degrees (MGCA's ShiftScaleRotate)
     threshold: float = 0.5
-    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
-    min_epoch_images: int = 0         # an epoch repeats a short training list (in fresh orders) to at least this many
-                                      # images, so a 1 % list of a small dataset still gets enough decoder updates
-    head_prior: float = 0.0           # > 0: the output bias starts at this pixel probability (RetinaNet's focal-loss
-                                      # init); 0: the default init, where every pixel starts at 0.5
     threshold_on_val: bool = False    # True: each epoch's val Dice is the best over thresholds 0.05, 0.10, ... 0.95, and the
                                       # test split is scored at the best epoch's; False: ``threshold`` (MGCA's 0.5)
-    max_epoch_images: int = 0         # an epoch of a longer list is a fresh random subset of this many images (0: all),
-                                      # so a run's cost no longer grows with its label fraction
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
     overrides: tuple[str, ...] = ()
+
+    def epoch_bounds(self) -> tuple[int, int]:
+        """(at least, at most) images per epoch; (0, 0): the training list once."""
+        return 0, 0
+
+    def output_prior(self) -> float:
+        """The pixel probability the output layer starts at; 0: its default init (every pixel at 0.5)."""
+        return 0.0
+
+
+@dataclass(frozen=True)
+class ShortSegmentationProtocol(SegmentationProtocol):
+    """Segmentation shortened for small data: epochs of a fixed size whatever the list, and an output layer that
+    starts at a low pixel prior (RetinaNet's focal-loss init), so a few decoder steps already learn something."""
+
+    min_epoch_images: int = 0         # an epoch repeats a short training list (in fresh orders) to at least this many
+    max_epoch_images: int = 0         # an epoch of a longer list is a fresh random subset of this many images (0: all)
+    head_prior: float = 0.0           # > 0: the output bias starts at this pixel probability
+
+    def epoch_bounds(self) -> tuple[int, int]:
+        return self.min_epoch_images, self.max_epoch_images
+
+    def output_prior(self) -> float:
+        return self.head_prior
 
 
 ProtocolSpec = LinearProbeProtocol | ZeroShotProtocol | SegmentationProtocol
 
-PROTOCOL_VARIANTS: Registry[ProtocolSpec] = Registry("protocol variant")
-PROTOCOL_VARIANTS.register("linear-probe", LinearProbeProtocol())
+
+@dataclass(frozen=True)
+class ProtocolJob:
+    """How a protocol runs, none of which changes its numbers (so none of it is in the run_id)."""
+
+    seed: int
+    device: str = "cpu"
+    cache_root: Path | None = None    # feature cache (linear probe)
+    rebuild_cache: bool = False
+    state_file: Path | None = None    # where a resumable protocol keeps its state between attempts
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class ProtocolKind:
+    """One kind of evaluation and everything the rest of asgbench needs to know about it."""
+
+    name: str
+    spec_type: type
+    default_protocol: str
+    trains_on_fraction: bool          # False: no training list, so every fraction and draw is the same run
+    runner: str                       # "module:function" with signature (encoder, data, spec, job) -> Outcome
+    title: str                        # in words, for listings
+
+    def run(self, encoder, data, spec: ProtocolSpec, job: ProtocolJob) -> Any:
+        module_name, _, attribute = self.runner.partition(":")
+        function: Callable = getattr(importlib.import_module(module_name), attribute)
+        return function(encoder, data, spec, job)
+
+
+PROTOCOL_KINDS: Registry[ProtocolKind] = Registry("evaluation kind")
+PROTOCOL_KINDS.register(LINEAR_PROBE, ProtocolKind(LINEAR_PROBE, LinearProbeProtocol, "linear-probe", True,
+                                                   "asgbench.tasks.linear_probe:run_linear_probe", "linear probe"))
+PROTOCOL_KINDS.register(ZERO_SHOT, ProtocolKind(ZERO_SHOT, ZeroShotProtocol, "zero-shot", False,
+                                                "asgbench.tasks.zero_shot:run_zero_shot", "zero-shot classification"))
+PROTOCOL_KINDS.register(SEGMENTATION, ProtocolKind(SEGMENTATION, SegmentationProtocol, "segmentation", True,
+                                                   "asgbench.tasks.segmentation:run_segmentation", "segmentation"))
+
+EVAL_PROTOCOLS: Registry[ProtocolSpec] = Registry("evaluation protocol")
+EVAL_PROTOCOLS.register("linear-probe", LinearProbeProtocol())
 # MGCA's finetuner, for comparison with published numbers: raw features, AdamW 5e-4 / 1e-6, batch 48,
 # at most 50 epochs, early stopping on val loss with patience 10, no grid.
-PROTOCOL_VARIANTS.register("mgca-linear-probe", LinearProbeProtocol(
+EVAL_PROTOCOLS.register("mgca-linear-probe", LinearProbeProtocol(
     name="mgca-linear-probe", learning_rates=(5e-4,), weight_decays=(1e-6,), batch_size=48, max_epochs=50,
     patience=10, standardize=False, select_on="loss"))
-PROTOCOL_VARIANTS.register("zero-shot", ZeroShotProtocol())
-PROTOCOL_VARIANTS.register("segmentation", SegmentationProtocol())
+EVAL_PROTOCOLS.register("zero-shot", ZeroShotProtocol())
+EVAL_PROTOCOLS.register("segmentation", SegmentationProtocol())
+# The demo's segmentation on the synthetic suite's 64-px images: no augmentation (the frozen encoder's maps are
+# computed once per image and the decoder trains on them); every epoch is 256 images whatever the fraction (the 1 %
+# lists hold 16 to 28 images, which otherwise get too few updates, and the 100 % lists would cost 11 times more);
+# 4 epochs, a narrow decoder, a learning rate 10 times the published one, and the output starting at 10 % per pixel.
+EVAL_PROTOCOLS.register("segmentation-demo", ShortSegmentationProtocol(
+    name="segmentation-demo", max_epochs=4, patience=3, augment=False, decoder_channels=(32, 16, 8, 8, 8),
+    min_epoch_images=256, max_epoch_images=256, learning_rate=0.005, head_prior=0.1))
 
-DEFAULT_VARIANT = {"linear_probe": "linear-probe", "zero_shot": "zero-shot", "segmentation": "segmentation"}
+
+def kind_of(name: str) -> ProtocolKind:
+    return PROTOCOL_KINDS.get(name)
 
 
 def with_overrides(spec: ProtocolSpec, overrides: tuple[str, ...] | list[str]) -> ProtocolSpec:
@@ -94,16 +177,24 @@ def with_overrides(spec: ProtocolSpec, overrides: tuple[str, ...] | list[str]) -
     return replace(changed, overrides=tuple(sorted(overrides)))
 
 
-def protocol_for(kind: str, variant: str | None = None, overrides: tuple[str, ...] = ()) -> ProtocolSpec:
-    spec = PROTOCOL_VARIANTS.get(variant or DEFAULT_VARIANT[kind])
+def protocol_for(kind: str, name: str | None = None, overrides: tuple[str, ...] = ()) -> ProtocolSpec:
+    """The evaluation protocol ``name`` (default: the kind's), checked to be of ``kind``, with ``overrides``."""
+    spec = EVAL_PROTOCOLS.get(name or kind_of(kind).default_protocol)
     if spec.kind != kind:
-        raise ConfigError(f"protocol variant {spec.name} is a {spec.kind} protocol, not {kind}")
+        raise ConfigError(f"evaluation protocol {spec.name} is a {kind_of(spec.kind).title} protocol, not "
+                          f"{kind_of(kind).title}")
     return with_overrides(spec, overrides)
+
+
+def is_default(kind: str, name: str) -> bool:
+    """Whether ``name`` is the default evaluation protocol of ``kind`` (tables leave defaults unnamed)."""
+    return kind in PROTOCOL_KINDS and kind_of(kind).default_protocol == name
 
 
 def describe(spec: ProtocolSpec) -> dict:
     return {f.name: getattr(spec, f.name) for f in fields(spec)}
 
 
-__all__ = ["LinearProbeProtocol", "ZeroShotProtocol", "SegmentationProtocol", "ProtocolSpec", "PROTOCOL_VARIANTS",
-           "protocol_for", "with_overrides", "describe"]
+__all__ = ["LINEAR_PROBE", "ZERO_SHOT", "SEGMENTATION", "LinearProbeProtocol", "ZeroShotProtocol",
+           "SegmentationProtocol", "ShortSegmentationProtocol", "ProtocolSpec", "ProtocolJob", "ProtocolKind",
+           "PROTOCOL_KINDS", "EVAL_PROTOCOLS", "kind_of", "protocol_for", "with_overrides", "is_default", "describe"]

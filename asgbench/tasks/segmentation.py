@@ -15,7 +15,6 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,11 +23,10 @@ from torch.nn import functional as F
 
 from asgbench.data.store import ImageStore
 from asgbench.encoders.model import Encoder
-from asgbench.progress import Progress
 from asgbench.tasks import metrics as m
 from asgbench.tasks.data import TaskData
 from asgbench.tasks.features import weights_digest
-from asgbench.tasks.protocols import SegmentationProtocol
+from asgbench.tasks.protocols import ProtocolJob, SegmentationProtocol
 from asgbench.tasks.scoring import Outcome
 from asgbench.tasks.seg_models import SegmentationModel
 
@@ -164,14 +162,14 @@ def _aligned_masks(encoder: Encoder, masks: np.ndarray) -> np.ndarray:
     return encoder.preprocess_masks(torch.from_numpy(masks)).cpu().numpy()[:, 0] >= 0.5
 
 
-def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtocol, *, seed: int, device: str,
-                     state_file: Path | None = None, progress: Progress | None = None) -> Outcome:
+def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtocol, job: ProtocolJob) -> Outcome:
+    seed, device, state_file, progress = job.seed, job.device, job.state_file, job.progress
     started = time.perf_counter()
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = SegmentationModel(encoder, finetune=spec.finetune, decoder_channels=spec.decoder_channels,
-                              prior=spec.head_prior).to(device)
+                              prior=spec.output_prior()).to(device)
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay)
 
     store = data.store
@@ -208,7 +206,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     while epoch < spec.max_epochs and stale < spec.patience:
         epoch += 1
         model.train()
-        order = epoch_order(rng, len(train.image_ids), spec.min_epoch_images, spec.max_epoch_images)
+        order = epoch_order(rng, len(train.image_ids), *spec.epoch_bounds())
         losses = []
         for done, index in enumerate(_batches(len(order), spec.batch_size, order)):
             y = encoder.preprocess_masks(torch.from_numpy(train_masks[index]).to(device))

@@ -23,12 +23,11 @@ from torch.nn import functional as F
 
 from asgbench.config import WEIGHTS_ENV
 from asgbench.encoders.model import Encoder
-from asgbench.progress import Progress
 from asgbench.encoders.text import load_tokenizer
 from asgbench.errors import ConfigError, DataLayoutError, MissingDependencyError
 from asgbench.tasks import metrics as m
 from asgbench.tasks.data import TaskData
-from asgbench.tasks.protocols import ZeroShotProtocol
+from asgbench.tasks.protocols import ProtocolJob, ZeroShotProtocol
 from asgbench.tasks.scoring import Outcome, best_f1_threshold, predictions_table, score_classification
 
 TEMPERATURE = 0.07  # MGCA's softmax temperature; only the ranking matters for AUC, thresholds come from val
@@ -132,9 +131,8 @@ def class_scores(images: torch.Tensor, class_embeddings: list[tuple[torch.Tensor
     return torch.stack(columns, dim=1).numpy().astype(np.float64)
 
 
-def run_zero_shot(encoder: Encoder, data: TaskData, spec: ZeroShotProtocol, *, seed: int, device: str,
-                  progress: Progress | None = None) -> Outcome:
-    task = data.task
+def run_zero_shot(encoder: Encoder, data: TaskData, spec: ZeroShotProtocol, job: ProtocolJob) -> Outcome:
+    task, seed, device, progress = data.task, job.seed, job.device, job.progress
     if encoder.config.zero_shot is None or not encoder.has("zero-shot"):
         why = encoder.report.disabled.get("zero-shot", "the model has no text side")
         raise ConfigError(f"{encoder.config.name} cannot run zero-shot: {why}")

@@ -1,9 +1,12 @@
 """Split protocols, the committed split files, and the API protocols of later stages read lists through.
 
-Lists live in three places, searched in this order by :func:`load_split`:
+Lists live in three places, searched in this order by :func:`read_manifest` and :func:`load_split`:
 
-1. a synthetic suite's own ``<suite>/splits/<dataset>/<protocol>/`` when the data root is a suite;
-2. the committed ``splits/<dataset>/<protocol>/`` of this repository (built from public metadata);
+1. the data root's own ``<data-root>/splits/<dataset>/<protocol>/``, when it has one: a data root (the
+   folder with one sub-folder per dataset, what ``--data-root`` names) may carry its own lists, and when
+   it does they are used first (the synthetic suite writes its lists there);
+2. the committed lists, shipped inside the package (source: the repository's ``splits/`` folder, built
+   from public metadata);
 3. ``<cache>/splits/<dataset>/<protocol>/``, built by ``asgbench splits build --root`` for the lists
    that need a user's download (CheXpert's valid.csv, COVIDx, NIH's official lists, ...).
 """
@@ -14,6 +17,7 @@ import io
 import os
 import shutil
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
@@ -28,45 +32,45 @@ from asgbench.data.splits.sources import SourceIndex, download_index, has_public
 from asgbench.errors import ConfigError, DataLayoutError
 from asgbench.registry import Registry
 
-PROTOCOLS: Registry[SplitProtocol] = Registry("split protocol")
-PROTOCOLS.register("asgbench-v1", "asgbench.data.splits.v1:PROTOCOL", aliases=("v1",))
-PROTOCOLS.register("mgca", "asgbench.data.splits.mgca:PROTOCOL")
-DEFAULT_PROTOCOL = "asgbench-v1"
+SPLIT_PROTOCOLS: Registry[SplitProtocol] = Registry("split protocol")
+SPLIT_PROTOCOLS.register("asgbench-v1", "asgbench.data.splits.v1:PROTOCOL", aliases=("v1",))
+SPLIT_PROTOCOLS.register("mgca", "asgbench.data.splits.mgca:PROTOCOL")
+DEFAULT_SPLIT_PROTOCOL = "asgbench-v1"
 LABELS_FILE = "labels.csv.gz"
+LOCAL_DIR = "splits"  # <data-root>/splits/<dataset>/<protocol>/: lists a data root carries
+ORIGINS = {"public": "public metadata", "download": "download", "synthetic": "synthetic suite"}
 
 __all__ = [
-    "PROTOCOLS", "DEFAULT_PROTOCOL", "SplitSelection", "build_splits", "load_split", "select_rows", "list_name",
-    "committed_root", "split_folders", "read_manifest",
+    "SPLIT_PROTOCOLS", "DEFAULT_SPLIT_PROTOCOL", "SplitSelection", "build_splits", "load_split", "select_rows", "list_name",
+    "committed_root", "user_root", "local_root", "split_folders", "read_manifest",
 ]
 
 
 def committed_root() -> Path:
-    """The repository's ``splits/`` folder (next to the ``asgbench`` package)."""
-    return Path(__file__).resolve().parents[3] / "splits"
+    """The committed lists, read from the installed package so a wheel carries them (source: ``splits/``)."""
+    return Path(str(files("asgbench.committed_splits")))
 
 
 def user_root() -> Path:
+    """Where lists built without ``--out`` go: the cache, never the installed package."""
     return cache_dir() / "splits"
 
 
-def suite_root(data_root: Path | None) -> Path | None:
-    from asgbench.data.synthetic.suite import SUITE_FILE
-
-    if data_root is None:
-        return None
-    for candidate in (Path(data_root), Path(data_root).parent):
-        if (candidate / SUITE_FILE).is_file():
-            return candidate / "splits"
-    return None
+def local_root(dataset_folder: Path | None) -> Path | None:
+    """``<data-root>/splits`` for a dataset folder ``<data-root>/<dataset>`` (the lists a data root may carry)."""
+    return None if dataset_folder is None else Path(dataset_folder).parent / LOCAL_DIR
 
 
 def split_folders(dataset: str, protocol: str, data_root: Path | None = None) -> list[Path]:
-    """Folders that may hold lists for (dataset, protocol), most authoritative first."""
-    protocol = PROTOCOLS.canonical(protocol)
-    suite = suite_root(data_root)
-    if suite is not None:
-        return [suite / dataset / protocol]
-    return [committed_root() / dataset / protocol, user_root() / dataset / protocol]
+    """Folders that may hold lists for (dataset, protocol), most authoritative first.
+
+    ``data_root`` is the dataset's folder as callers get it from :func:`asgbench.config.dataset_root`
+    (``<data-root>/<dataset>``); lists its data root carries come before the committed ones and the cache.
+    """
+    protocol = SPLIT_PROTOCOLS.canonical(protocol)
+    shared = [committed_root() / dataset / protocol, user_root() / dataset / protocol]
+    local = local_root(data_root)
+    return shared if local is None else [local / dataset / protocol, *shared]
 
 
 @dataclass(frozen=True)
@@ -92,25 +96,23 @@ def build_splits(dataset: str, protocol_name: str, root: str | Path | None = Non
                  *, origin: str | None = None) -> BuildResult:
     """Build the lists of ``protocol_name`` for ``dataset`` from public metadata (no root) or a download.
 
-    ``origin`` overrides how a root is described ("synthetic" while a suite is being written).
+    Without ``out`` the lists go to the cache (:func:`user_root`), never into the installed package. A
+    developer regenerates the committed lists explicitly with
+    ``asgbench splits build --dataset D --split-protocol P --out splits/D/P``. ``origin`` says what a root is
+    ("download" unless told; the synthetic suite passes "synthetic" and its own ``out``).
     """
-    protocol = PROTOCOLS.get(protocol_name)
+    protocol = SPLIT_PROTOCOLS.get(protocol_name)
     if dataset not in protocol.datasets():
         raise ConfigError(f"protocol {protocol.name} has no rule for {dataset!r} (it covers {', '.join(protocol.datasets())})")
     if root is None and not has_public_metadata(dataset):
         raise ConfigError(f"{dataset} has no public metadata bundled; build its splits from a download with --root DIR")
+    if origin is not None and origin not in ORIGINS:
+        raise ConfigError(f"unknown split origin {origin!r}; expected one of {', '.join(ORIGINS)}")
     source = public_index(dataset) if root is None else download_index(dataset, root)
     if origin is not None:
         source.origin = origin
     split_set = protocol.build(dataset, source)
-    if out is not None:
-        folder = Path(out)
-    elif source.origin == "public":
-        folder = committed_root() / dataset / protocol.name
-    elif source.origin == "synthetic":
-        folder = suite_root(Path(root)) / dataset / protocol.name
-    else:
-        folder = user_root() / dataset / protocol.name
+    folder = Path(out) if out is not None else user_root() / dataset / protocol.name
     manifest = write_split_set(folder, dataset, protocol, source, split_set)
     return BuildResult(folder, manifest)
 
@@ -136,7 +138,7 @@ def write_split_set(folder: Path, dataset: str, protocol: SplitProtocol, source:
     for name, why in split_set.needs_download.items():
         infos[name] = ListInfo(file=None, images=0, patients=0, positives={}, sha256=None, source=f"download: {why}")
     (partial / LABELS_FILE).write_bytes(_labels_snapshot(considered, split_set.labels))
-    built_from = {"public": "public metadata", "download": "download", "synthetic": "synthetic suite"}[source.origin]
+    built_from = ORIGINS[source.origin]
     manifest = SplitManifest(
         dataset=dataset, protocol=protocol.name, version=protocol.version, built_from=built_from,
         sources=dict(sorted(source.sources.items())), lists=dict(sorted(infos.items())), notes=split_set.notes,
@@ -155,8 +157,8 @@ def read_manifest(dataset: str, protocol: str, data_root: Path | None = None) ->
         if (folder / MANIFEST).is_file():
             return folder, SplitManifest.read(folder)
     raise DataLayoutError(
-        f"no split lists for {dataset} / {PROTOCOLS.canonical(protocol)} (looked in {', '.join(map(str, folders))}); "
-        f"run `asgbench splits build --dataset {dataset} --protocol {PROTOCOLS.canonical(protocol)}"
+        f"no split lists for {dataset} / {SPLIT_PROTOCOLS.canonical(protocol)} (looked in {', '.join(map(str, folders))}); "
+        f"run `asgbench splits build --dataset {dataset} --split-protocol {SPLIT_PROTOCOLS.canonical(protocol)}"
         + ("`" if has_public_metadata(dataset) else " --root DIR`")
     )
 
@@ -174,17 +176,17 @@ class SplitSelection:
     folder: Path
 
 
-def load_split(dataset: str, protocol: str, split: str, fraction: int = 100, draw: int = 0, variant: str = "",
+def load_split(dataset: str, protocol: str, split: str, fraction: int = 100, draw: int = 0, prefix: str = "",
                data_root: Path | None = None) -> SplitSelection:
     """The list for (dataset, protocol, split, fraction, draw): ids plus the hash to record in results."""
-    protocol_obj = PROTOCOLS.get(protocol)
+    protocol_obj = SPLIT_PROTOCOLS.get(protocol)
     if fraction not in (1, 10, 100):
         raise ConfigError(f"fraction must be 1, 10 or 100 (percent of the training list), not {fraction}")
     if protocol_obj.draws == 1 and draw != 0:
         raise ConfigError(f"protocol {protocol_obj.name} has a single draw per fraction; use draw 0")
     if draw >= protocol_obj.draws:
         raise ConfigError(f"protocol {protocol_obj.name} has draws 0..{protocol_obj.draws - 1}, not {draw}")
-    name = list_name(split, fraction, draw if protocol_obj.draws > 1 else None, variant)
+    name = list_name(split, fraction, draw if protocol_obj.draws > 1 else None, prefix)
     searched = []
     for folder in split_folders(dataset, protocol_obj.name, data_root):
         if not (folder / MANIFEST).is_file():
@@ -203,7 +205,7 @@ def load_split(dataset: str, protocol: str, split: str, fraction: int = 100, dra
         return SplitSelection(dataset, manifest.protocol, manifest.version, name, tuple(ids), info.sha256, folder)
     raise DataLayoutError(
         f"list {name!r} of {dataset} / {protocol_obj.name} is not built yet (searched {'; '.join(searched)}); "
-        f"run `asgbench splits build --dataset {dataset} --protocol {protocol_obj.name} --root DIR`"
+        f"run `asgbench splits build --dataset {dataset} --split-protocol {protocol_obj.name} --root DIR`"
     )
 
 

@@ -112,15 +112,15 @@ class MGCAProtocol(SplitProtocol):
     def _rsna(self, source: SourceIndex) -> SplitSet:
         patients = sorted(source.index.frame["image_id"])
         lists: dict[str, list[str]] = {}
-        for variant, test_size in (("", 0.3), ("seg", _scaled(2 * RSNA_SEG_EVAL, RSNA_PATIENTS, len(patients)))):
+        for prefix, test_size in (("", 0.3), ("seg", _scaled(2 * RSNA_SEG_EVAL, RSNA_PATIENTS, len(patients)))):
             train, rest = train_test_split(patients, test_size=test_size, random_state=0)
             test, valid = train_test_split(rest, test_size=0.5, random_state=0)
-            lists[list_name("train", variant=variant)] = train
-            lists[list_name("val", variant=variant)] = valid
-            lists[list_name("test", variant=variant)] = test
-            sampler = _choice_sample if variant == "seg" else _frac_sample
+            lists[list_name("train", prefix=prefix)] = train
+            lists[list_name("val", prefix=prefix)] = valid
+            lists[list_name("test", prefix=prefix)] = test
+            sampler = _choice_sample if prefix == "seg" else _frac_sample
             for fraction in FRACTIONS:
-                lists[list_name("train", fraction, variant=variant)] = sampler(train, fraction)
+                lists[list_name("train", fraction, prefix=prefix)] = sampler(train, fraction)
         return SplitSet(lists, ("Pneumonia",), {}, [
             "classification lists: train/val/test; segmentation lists: seg_train/seg_val/seg_test",
         ])

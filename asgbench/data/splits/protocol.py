@@ -9,12 +9,12 @@ from asgbench.data.splits.sources import SourceIndex
 FRACTIONS = (1, 10, 100)
 
 
-def list_name(split: str, fraction: int = 100, draw: int | None = None, variant: str = "") -> str:
+def list_name(split: str, fraction: int = 100, draw: int | None = None, prefix: str = "") -> str:
     """File stem of a list: ``train``, ``train_1pct``, ``train_10pct_d2``, ``seg_val``, ``5x200`` ..."""
     name = split if fraction == 100 or split != "train" else f"train_{fraction}pct"
     if draw is not None and fraction != 100 and split == "train":
         name += f"_d{draw}"
-    return f"{variant}_{name}" if variant else name
+    return f"{prefix}_{name}" if prefix else name
 
 
 @dataclass

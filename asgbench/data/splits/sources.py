@@ -58,9 +58,7 @@ def public_index(dataset: str) -> SourceIndex:
 
 
 def download_index(dataset: str, root: str | Path) -> SourceIndex:
-    from asgbench.data.synthetic.suite import is_suite
-
+    """Read a download under ``root``; its origin is "download" (a caller that knows better overrides it)."""
     index = read_index(dataset, root)
-    origin = "synthetic" if is_suite(Path(root)) else "download"
-    return SourceIndex(index, origin, {s.relative_path: s.sha256() for s in index.sources})
+    return SourceIndex(index, "download", {s.relative_path: s.sha256() for s in index.sources})
 

@@ -63,10 +63,10 @@ def verify_splits(dataset: str, protocol: str, root: str | Path) -> SplitVerifyR
     checks, rebuilt = [], []
     download_only = [name for name, info in manifest.lists.items() if info.file is None]
     if download_only:
-        from asgbench.data.splits import PROTOCOLS
+        from asgbench.data.splits import SPLIT_PROTOCOLS
         from asgbench.data.splits.sources import SourceIndex
 
-        built = PROTOCOLS.get(protocol).build(dataset, SourceIndex(index, "download", {}))
+        built = SPLIT_PROTOCOLS.get(protocol).build(dataset, SourceIndex(index, "download", {}))
         for name in download_only:
             ids = built.lists.get(name, [])
             wanted.update(ids)

@@ -20,7 +20,7 @@ SUITE_FILE = "SUITE.json"
 GENERATOR_VERSION = 4
 DATASET_ORDER = ("mimic", "chexpert", "rsna", "covidx", "nih", "siim")
 TRUTH_DIR = "_truth"
-SPLITS_DIR = "splits"
+SPLITS_DIR = "splits"  # <data-root>/splits/<dataset>/<protocol>/: read first by asgbench.data.splits
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,10 @@ def synthesize(
 
 def build_suite_splits(out: Path) -> None:
     """The suite's own split lists, built by the same protocol code from its own metadata."""
-    from asgbench.data.splits import PROTOCOLS, build_splits
+    from asgbench.data.splits import SPLIT_PROTOCOLS, build_splits
 
-    for protocol in PROTOCOLS.names():
-        for name in PROTOCOLS.get(protocol).datasets():
+    for protocol in SPLIT_PROTOCOLS.names():
+        for name in SPLIT_PROTOCOLS.get(protocol).datasets():
             build_splits(name, protocol, root=out / name, out=out / SPLITS_DIR / name / protocol, origin="synthetic")
 
 

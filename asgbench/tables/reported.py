@@ -5,7 +5,8 @@ Source: the "Results" section of the ASG README (github.com/ASGMVLP/ASGMVLP_CODE
 The NIH zero-shot row is not in that README copy; it comes from the method notes (``asg-method.md`` §6.5),
 which cite the same authors. Values are percentages exactly as printed (``9.00`` is stored as 9.0); the
 published bold/underline marks are not kept. The README calls the authors' method "Ours"; rows keep that
-name in ``method`` and display as "ASG".
+name in ``method`` and display as "ASG". Where each number goes (its :class:`Column`) is
+:mod:`asgbench.tables.layout`'s business.
 
 Published rows were measured with the authors' own splits and protocols (MGCA's, KAD's for NIH), so they
 are context, not targets that asgbench's numbers must equal.
@@ -15,28 +16,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from asgbench.tables.layout import (ABLATION_COLUMNS, ABLATION_TABLE, LINEAR_PROBE_COLUMNS, LINEAR_PROBE_TABLE,
+                                    NIH_ZERO_SHOT_COLUMNS, RSNA_ZERO_SHOT_COLUMNS, SEGMENTATION_COLUMNS,
+                                    SEGMENTATION_TABLE, ZERO_SHOT_TABLE, Column)
+
 README = "ASG README (asg-readme.md)"
 METHOD_NOTES = "asg-method.md §6.5 (not in the README copy)"
 
 Group = Literal["init", "CNN", "ViT"]
-TableName = Literal["linear-probe", "zero-shot", "segmentation", "ablation"]
-FRACTIONS = (1, 10, 100)
-
-
-@dataclass(frozen=True, order=True)
-class Column:
-    """One number's place: a task, the metric printed for it and the training fraction (zero-shot: 100)."""
-
-    task: str
-    metric: str
-    fraction: int
 
 
 @dataclass(frozen=True)
 class ReportedRow:
     """One published table row; ``model`` is the asgbench registry name it corresponds to, if any."""
 
-    table: TableName
+    table: str                        # one of asgbench.tables.layout.SECTIONS
     method: str
     group: Group | None
     model: str | None
@@ -48,22 +42,10 @@ class ReportedRow:
 
     @property
     def label(self) -> str:
-        if self.table == "ablation":
+        if self.table == ABLATION_TABLE:
             names = [o.upper() + ((self.arsa_variant or "") if o == "arsa" else "") for o in self.objectives]
             return "+".join(names)
         return "ASG" if self.method == "Ours" else self.method
-
-
-def _columns(tasks: tuple[tuple[str, str], ...]) -> tuple[Column, ...]:
-    return tuple(Column(task, metric, fraction) for task, metric in tasks for fraction in FRACTIONS)
-
-
-LINEAR_PROBE_COLUMNS = _columns((("nih-lp", "auc"), ("chexpert-lp", "auc"), ("rsna-lp", "auc"),
-                                 ("covidx-lp", "accuracy")))
-SEGMENTATION_COLUMNS = _columns((("siim-seg", "dice"), ("rsna-seg", "dice")))
-ABLATION_COLUMNS = _columns((("nih-lp", "auc"), ("covidx-lp", "accuracy"), ("rsna-seg", "dice")))
-RSNA_ZERO_SHOT_COLUMNS = tuple(Column("rsna-zs", metric, 100) for metric in ("auc", "f1", "accuracy"))
-NIH_ZERO_SHOT_COLUMNS = tuple(Column("nih-zs", metric, 100) for metric in ("auc", "f1", "accuracy"))
 
 
 def _values(columns: tuple[Column, ...], printed: str) -> dict[Column, float]:
@@ -74,15 +56,15 @@ def _values(columns: tuple[Column, ...], printed: str) -> dict[Column, float]:
 
 
 def _probe(method: str, group: Group, model: str | None, printed: str) -> ReportedRow:
-    return ReportedRow("linear-probe", method, group, model, _values(LINEAR_PROBE_COLUMNS, printed))
+    return ReportedRow(LINEAR_PROBE_TABLE, method, group, model, _values(LINEAR_PROBE_COLUMNS, printed))
 
 
 def _segmentation(method: str, group: Group, model: str | None, printed: str) -> ReportedRow:
-    return ReportedRow("segmentation", method, group, model, _values(SEGMENTATION_COLUMNS, printed))
+    return ReportedRow(SEGMENTATION_TABLE, method, group, model, _values(SEGMENTATION_COLUMNS, printed))
 
 
 def _ablation(objectives: tuple[str, ...], arsa_variant: str | None, printed: str) -> ReportedRow:
-    return ReportedRow("ablation", "Ours", None, "asg-vit", _values(ABLATION_COLUMNS, printed),
+    return ReportedRow(ABLATION_TABLE, "Ours", None, "asg-vit", _values(ABLATION_COLUMNS, printed),
                        objectives=objectives, arsa_variant=arsa_variant, note="ViT-B/16")
 
 
@@ -117,9 +99,9 @@ REPORTED: tuple[ReportedRow, ...] = (
     _segmentation("Ours", "ViT", "asg-vit", "71.9 74.7 75.6  71.7 72.3 72.8"),
     # Zero-shot: AUC, F1, ACC. BioViL has no registry entry; the backbone of "Ours" is not stated (the
     # released code trains ViT-B/16 only, hence asg-vit).
-    ReportedRow("zero-shot", "BioViL", None, None, _values(RSNA_ZERO_SHOT_COLUMNS, "83.8 58.1 77.8")),
-    ReportedRow("zero-shot", "MedKLIP", None, "medklip", _values(RSNA_ZERO_SHOT_COLUMNS, "84.5 61.6 74.2")),
-    ReportedRow("zero-shot", "Ours", None, "asg-vit",
+    ReportedRow(ZERO_SHOT_TABLE, "BioViL", None, None, _values(RSNA_ZERO_SHOT_COLUMNS, "83.8 58.1 77.8")),
+    ReportedRow(ZERO_SHOT_TABLE, "MedKLIP", None, "medklip", _values(RSNA_ZERO_SHOT_COLUMNS, "84.5 61.6 74.2")),
+    ReportedRow(ZERO_SHOT_TABLE, "Ours", None, "asg-vit",
                 {**_values(RSNA_ZERO_SHOT_COLUMNS, "86.2 62.8 79.4"),
                  **_values(NIH_ZERO_SHOT_COLUMNS, "77.0 27.5 90.0")},
                 note="NIH numbers from " + METHOD_NOTES),
@@ -133,6 +115,6 @@ REPORTED: tuple[ReportedRow, ...] = (
 )
 
 
-def reported_rows(table: TableName) -> list[ReportedRow]:
+def reported_rows(table: str) -> list[ReportedRow]:
     """The published rows of one table, in the README's order."""
     return [row for row in REPORTED if row.table == table]

@@ -1,0 +1,3 @@
+from asgbench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Result dicts -> one frame row per run and metric (:func:`collect`), and the statistics of each table cell
+(:func:`aggregate`): mean, sample sd (ddof=1), n and the runs' mean bootstrap CI.
+
+The frame is the only thing tables, plots and the demo read, so every fact a table prints about a run is
+taken from its result file here, once.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+import pandas as pd
+
+from asgbench.tables.identity import checkpoint_variant, encoder_row, known_objectives
+from asgbench.tasks.protocols import is_default
+
+
+@dataclass(frozen=True, order=True)
+class RowKey:
+    """What keeps two measured table rows apart; runs that differ only in seed or split draw share one.
+
+    ``eval_protocol_variant`` is "" for the task kind's default evaluation protocol, so that e.g. linear-probe
+    and segmentation cells of one model share a row; ``ablation`` names an asgbench-trained ASG checkpoint.
+    """
+
+    model: str
+    display_name: str
+    order: int
+    ablation: str
+    objectives: str
+    architecture: str
+    group: str
+    split_protocol: str
+    eval_protocol_variant: str
+    overrides: str
+
+
+ROW_KEY = [field.name for field in fields(RowKey)]
+CELL_KEY = ["task", "dataset", "kind", "eval_protocol", "fraction", "metric"]
+RUN_COLUMNS = ["run_id", "created", "model", "display_name", "order", "ablation", "architecture", "group", "task",
+               "dataset", "kind", "fraction", "draw", "seed", "split_protocol", "eval_protocol",
+               "eval_protocol_variant", "overrides", "objectives", "arsa_alignment", "metric", "headline", "value",
+               "ci_low", "ci_high"]
+STAT_COLUMNS = ["mean", "sd", "n", "ci_low", "ci_high"]
+
+
+def _run_identity(result: dict) -> dict:
+    spec, task, encoder = result["spec"], result["task"], result["encoder"]
+    row = encoder_row(result)
+    objectives = known_objectives(result)
+    provenance = encoder.get("provenance") or {}
+    protocol = spec["eval_protocol"]
+    return {
+        "run_id": result["run_id"], "created": result["created"], "model": spec["model"],
+        "display_name": row.display_name, "order": row.order, "ablation": checkpoint_variant(result),
+        "architecture": encoder["architecture"], "group": row.group, "task": task["name"],
+        "dataset": task["dataset"], "kind": task["kind"], "fraction": int(spec["fraction"]),
+        "draw": int(spec["draw"]), "seed": int(spec["seed"]), "split_protocol": spec["split_protocol"],
+        "eval_protocol": protocol, "eval_protocol_variant": "" if is_default(task["kind"], protocol) else protocol,
+        "overrides": ", ".join(spec["overrides"]), "objectives": "+".join(objectives),
+        "arsa_alignment": (provenance.get("arsa_alignment") or "") if objectives else "",
+    }
+
+
+def collect(results: Iterable[dict]) -> pd.DataFrame:
+    """One row per run and metric in its file (``headline`` marks the task's metric; filter on it for one
+    row per run). Values stay fractions in [0, 1]."""
+    rows = []
+    for result in results:
+        identity = _run_identity(result)
+        for metric, entry in result["metrics"].items():
+            low, high = (entry.get("ci95") or [math.nan, math.nan])[:2]
+            rows.append({**identity, "metric": metric, "headline": metric == result["headline"]["metric"],
+                         "value": _number(entry.get("value")), "ci_low": _number(low), "ci_high": _number(high)})
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sample sd (ddof=1; NaN for one run), n and the mean bootstrap CI per row and cell.
+
+    Runs that differ only in seed or split draw are pooled; everything else that can change the numbers
+    (checkpoint, architecture, split protocol, evaluation protocol, overrides) keeps rows apart.
+    """
+    columns = ROW_KEY + CELL_KEY + STAT_COLUMNS
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = frame.groupby(ROW_KEY + CELL_KEY, sort=True, dropna=False)
+    stats = grouped.agg(mean=("value", "mean"), sd=("value", "std"), n=("value", "count"),
+                        ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean")).reset_index()
+    return stats[columns]
+
+
+def row_keys(stats: pd.DataFrame) -> list[RowKey]:
+    """The distinct rows of an aggregated frame, sorted."""
+    return sorted({RowKey(*values) for values in stats[ROW_KEY].itertuples(index=False, name=None)})

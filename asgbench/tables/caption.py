@@ -1,0 +1,96 @@
+"""A table's caption: what is measured, how, how many runs, and the settings every run of a task shared.
+
+Settings that every row of a task has in common (a non-default evaluation protocol such as
+``segmentation-demo``, or the same overrides) describe the task's columns, not its rows: they move from the
+row labels into the caption, and the rows they kept apart merge.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from asgbench.tables.layout import ABLATION_TABLE, METRIC_NAMES, SECTION_TITLES, ZERO_SHOT_TABLE, ColumnGroup
+
+REPORTED_NOTE = ("Italic rows marked (reported) are the ASG README's published numbers, measured on the authors' "
+                 "own splits and protocols")
+
+
+@dataclass(frozen=True, order=True)
+class SharedSetting:
+    """What every run of one task used: its evaluation protocol ("" when the runs differ) and overrides."""
+
+    eval_protocol: str
+    overrides: str = ""
+
+    def describe(self) -> str:
+        if not self.eval_protocol:
+            return f"the overrides {self.overrides}"
+        return f"the evaluation protocol {self.eval_protocol}" + (f" with overrides {self.overrides}"
+                                                                   if self.overrides else "")
+
+
+def shared_settings(here: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, SharedSetting]]:
+    """Clear what every row of a task shares (a non-default evaluation protocol, the same overrides) from those
+    rows and return it per task for the caption; a setting only some rows of a task have stays in their labels."""
+    if here.empty:
+        return here, {}
+    here = here.copy()
+    shared = {}
+    for task, rows in here.groupby("task"):
+        variants, overrides = set(rows["eval_protocol_variant"]), set(rows["overrides"])
+        protocol_shared = len(variants) == 1 and variants != {""}
+        overrides_shared = len(overrides) == 1 and overrides != {""}
+        if not (protocol_shared or overrides_shared):
+            continue
+        protocols = set(rows["eval_protocol"])
+        shared[str(task)] = SharedSetting(protocols.pop() if len(protocols) == 1 else "",
+                                          overrides.pop() if overrides_shared else "")
+        cleared = ["eval_protocol_variant"] * protocol_shared + ["overrides"] * overrides_shared
+        here.loc[here["task"] == task, cleared] = ""
+    return here, shared
+
+
+def _plural(word: str, values: list[str]) -> str:
+    return f"{word}{'s' if len(values) > 1 else ''} {', '.join(values)}"
+
+
+def _runs_sentence(here: pd.DataFrame) -> list[str]:
+    splits = sorted(set(here["split_protocol"]))
+    protocols = sorted(set(here["eval_protocol"]))
+    parts = [f"{_plural('Split protocol', splits)}; {_plural('evaluation protocol', protocols)}."]
+    counts = sorted(set(int(n) for n in here["n"]))
+    if counts == [1]:
+        parts.append("One run per cell (no sd).")
+    elif len(counts) == 1:
+        parts.append(f"Mean ± sd over {counts[0]} runs (seeds × split draws).")
+    else:
+        parts.append(f"Mean ± sd over {counts[0]}–{counts[-1]} runs per cell (seeds × split draws; "
+                     "no sd where a cell has one run).")
+    parts.append("Best measured value per column in bold, second underlined.")
+    return parts
+
+
+def _shared_sentences(shared: Mapping[str, SharedSetting]) -> list[str]:
+    tasks_of: dict[SharedSetting, list[str]] = defaultdict(list)
+    for task, setting in shared.items():
+        tasks_of[setting].append(task)
+    return [f"Every {' and '.join(sorted(tasks))} run used {setting.describe()}." for setting, tasks in tasks_of.items()]
+
+
+def caption(name: str, here: pd.DataFrame, groups: tuple[ColumnGroup, ...], include_reported: bool,
+            shared: Mapping[str, SharedSetting] | None = None) -> str:
+    metrics = ", ".join(dict.fromkeys(METRIC_NAMES.get(c.metric, c.metric) for g in groups for c in g.columns))
+    parts = [f"{SECTION_TITLES[name]}: test-set {metrics} in %."]
+    parts += ["No measured runs yet."] if here.empty else _runs_sentence(here)
+    parts += _shared_sentences(shared or {})
+    if name == ZERO_SHOT_TABLE:
+        parts.append("F1 and ACC at the threshold chosen on val; runs at fraction 100 only.")
+    if name == ABLATION_TABLE:
+        parts.append("Rows: asgbench-trained ASG checkpoints by pre-training objectives (ARSA alignment in brackets).")
+    if include_reported:
+        parts.append(REPORTED_NOTE + ("; † and # are its two unexplained ARSA variants." if name == ABLATION_TABLE
+                                      else "."))
+    return " ".join(parts)

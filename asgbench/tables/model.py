@@ -1,0 +1,57 @@
+"""The format-free table: caption, column groups and blocks of rows of cells, built once and rendered to
+every format, so that markdown, HTML, CSV and LaTeX can never disagree about a number or a mark."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asgbench.tables.layout import Column, ColumnGroup
+
+BEST, SECOND = "best", "second"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A value in percent; ``mark`` is :data:`BEST`, :data:`SECOND` or ""."""
+
+    mean: float | None = None
+    sd: float | None = None
+    n: int = 0
+    mark: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A measured row, or a published one (``reported``); ``model`` is the registry name, if any."""
+
+    label: str
+    reported: bool
+    cells: tuple[Cell, ...]
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    """Rows under one group heading ("CNN-based"); ``title`` None prints no heading."""
+
+    title: str | None
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    caption: str
+    groups: tuple[ColumnGroup, ...]
+    blocks: tuple[Block, ...]
+    row_header: str = "Method"
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return tuple(column for group in self.groups for column in group.columns)
+
+    def row(self, label: str) -> Row:
+        for block in self.blocks:
+            for row in block.rows:
+                if row.label == label:
+                    return row
+        raise KeyError(label)
