@@ -53,7 +53,7 @@ class ZeroShotProtocol:
     name: str = "zero-shot"
     version: str = "1"
     kind: str = ZERO_SHOT
-    prompts: str = "v1"               # the prompt-set version (asgbench/tasks/prompts/<task>.<version>.json)
+    prompts: str = "v1"               # the prompt-set version (asgbench/tasks/prompts/<family>/<dataset>.<version>.json)
     batch_size: int = 64
     overrides: tuple[str, ...] = ()
 
