@@ -1,66 +1,48 @@
-"""Regression checks: compare results with stored reference values, failing only beyond noise.
+"""Regression gate: a new run against its reference run, paired on the same test images.
 
-Metrics move a little between machines (batch size, AMP, library versions), so exact equality is never
-asserted. An entry FAILS when
+A reference file keeps, for each referenced run and metric, a compact copy of the reference run's per-image
+outputs (ids, patients, targets, scores, val-chosen thresholds) and their digest. ``check`` reads the new
+run's predictions and decides per entry:
 
-* its run (same model, checkpoint variant, task, fraction, draw, seed, split protocol, protocol and
-  overrides) or its metric is missing from the results, or
-* the value dropped by more than the tolerance (absolute, in metric units: 0.02 = 2 points) AND lies below
-  the lower bound of the reference run's bootstrap 95 % CI.
+* IDENTICAL: the new outputs are bit-identical to the reference's (same digest) — a deterministic rerun;
+* REGRESSED: the paired patient-level bootstrap says the new metric is below the reference's by more than
+  the margin, with the stated confidence (one-sided upper bound of new - reference < -margin);
+* BETTER: above it by more than the margin with that confidence; OK: neither;
+* MISSING: no result, metric or predictions for the entry;
+* INCONSISTENT: the result file's metric is not the one its own predictions give (an edited or corrupt file);
+* UNDERPOWERED: the reference is too small to be a gate: the smallest drop it detects with 80 % power
+  (:mod:`asgbench.gate_power`) exceeds the drop the gate must catch.
 
-A drop that stays inside the reference CI, a drop of at most the tolerance, and any rise all pass. Results
-without a reference entry are listed, never failed.
+MISSING, INCONSISTENT, REGRESSED and UNDERPOWERED fail the check.
 """
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tabulate import tabulate
 
-from asgbench.errors import ConfigError, DataLayoutError
-from asgbench.results import write_json_atomic
+from asgbench.errors import AsgbenchError, ConfigError, DataLayoutError
+from asgbench.gate_power import POWER, detectable_drop
+from asgbench.results import read_predictions, read_result, write_text_atomic
 from asgbench.tables import checkpoint_variant
+from asgbench.tasks.paired import RECOMPUTABLE, ScoredImages, paired_difference, point_value
 
 FORMAT = "asgbench-reference"
-VERSION = 1
-DEFAULT_TOLERANCE = 0.02
-SLACK = 1e-9  # a drop of exactly the tolerance passes despite float rounding
+VERSION = 2
+DEFAULT_MARGIN = 0.01          # drops smaller than this are not regressions (metric units: 0.01 = 1 point)
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_MUST_DETECT = 0.05     # the gate must catch a drop this large with 80 % power, or it says it is no gate
+BOOTSTRAP_SAMPLES = 1000
 
-OK, BETTER, WITHIN_CI, REGRESSED, MISSING = "ok", "better", "drop within CI", "REGRESSED", "MISSING"
-FAILING = (REGRESSED, MISSING)
-
-REFERENCE_SCHEMA = {
-    "type": "object",
-    "required": ["format", "version", "entries"],
-    "properties": {
-        "format": {"const": FORMAT},
-        "version": {"const": VERSION},
-        "entries": {"type": "array", "items": {
-            "type": "object",
-            "required": ["run", "metric", "value", "ci95", "tolerance"],
-            "properties": {
-                "run": {"type": "object",
-                        "required": ["model", "task", "fraction", "draw", "seed", "split_protocol", "protocol",
-                                     "overrides"],
-                        "properties": {"model": {"type": "string"}, "task": {"type": "string"},
-                                       "fraction": {"type": "integer"}, "draw": {"type": "integer"},
-                                       "seed": {"type": "integer"}, "split_protocol": {"type": "string"},
-                                       "protocol": {"type": "string"},
-                                       "overrides": {"type": "array", "items": {"type": "string"}},
-                                       "variant": {"type": "string"}}},
-                "metric": {"type": "string"},
-                "value": {"type": "number"},
-                "ci95": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-                "tolerance": {"type": "number", "minimum": 0},
-                "run_id": {"type": "string"},
-            },
-        }},
-    },
-}
+IDENTICAL, OK, BETTER = "identical", "ok", "better"
+REGRESSED, MISSING, UNDERPOWERED, INCONSISTENT = "REGRESSED", "MISSING", "UNDERPOWERED", "INCONSISTENT"
+FAILING = (REGRESSED, MISSING, UNDERPOWERED, INCONSISTENT)
+STATUSES = (IDENTICAL, OK, BETTER, REGRESSED, MISSING, UNDERPOWERED, INCONSISTENT)
+AGREEMENT = 1e-6    # a result's stored metric and the one recomputed from its predictions agree to this
 
 
 @dataclass(frozen=True, order=True)
@@ -84,6 +66,11 @@ class RunIdentity:
         return cls(spec["model"], spec["task"], int(spec["fraction"]), int(spec["draw"]), int(spec["seed"]),
                    spec["split_protocol"], spec["eval_protocol"], tuple(spec["overrides"]), checkpoint_variant(result))
 
+    @classmethod
+    def from_json(cls, run: dict) -> RunIdentity:
+        return cls(run["model"], run["task"], int(run["fraction"]), int(run["draw"]), int(run["seed"]),
+                   run["split_protocol"], run["protocol"], tuple(run["overrides"]), run.get("variant", ""))
+
     def describe(self) -> str:
         model = f"{self.model} · {self.variant}" if self.variant else self.model
         extras = ", ".join((self.split_protocol, self.protocol) + self.overrides)
@@ -102,27 +89,44 @@ class ReferenceEntry:
     run: RunIdentity
     metric: str
     value: float
-    ci95: tuple[float, float]
-    tolerance: float
+    images: ScoredImages              # the reference run's per-image outputs
     run_id: str = ""
+
+    @property
+    def digest(self) -> str:
+        return self.images.digest()
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    margin: float = DEFAULT_MARGIN
+    confidence: float = DEFAULT_CONFIDENCE
+    must_detect: float = DEFAULT_MUST_DETECT
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.margin < 1:
+            raise ConfigError(f"the margin must be in [0, 1), not {self.margin}")
+        if not 0.5 < self.confidence < 1:
+            raise ConfigError(f"the confidence must be in (0.5, 1), not {self.confidence}")
+        if not 0 < self.must_detect <= 1:
+            raise ConfigError(f"the drop to detect must be in (0, 1], not {self.must_detect}")
 
 
 @dataclass(frozen=True)
 class CheckEntry:
     reference: ReferenceEntry
-    value: float | None
-    tolerance: float
     status: str
+    value: float | None = None
+    difference: float | None = None
+    interval: tuple[float, float] | None = None
+    detectable: float | None = None
     note: str = ""
-
-    @property
-    def delta(self) -> float | None:
-        return None if self.value is None else self.value - self.reference.value
 
 
 @dataclass(frozen=True)
 class CheckReport:
     reference_path: Path
+    settings: GateSettings
     entries: tuple[CheckEntry, ...]
     unreferenced: tuple[str, ...] = ()  # run_ids of results that no entry mentions
 
@@ -135,135 +139,165 @@ class CheckReport:
         return tuple(entry for entry in self.entries if entry.status in FAILING)
 
     def summary(self) -> str:
-        counts = {status: 0 for status in (OK, BETTER, WITHIN_CI, REGRESSED, MISSING)}
-        for entry in self.entries:
-            counts[entry.status] += 1
+        counts = {status: sum(entry.status == status for entry in self.entries) for status in STATUSES}
         parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
         extra = f"; {len(self.unreferenced)} result(s) without a reference entry" if self.unreferenced else ""
-        verdict = "PASS" if self.ok else "FAIL"
-        return f"{verdict}: {len(self.entries)} reference entries from {self.reference_path}: {parts or 'none'}{extra}"
+        s = self.settings
+        rule = (f"paired patient bootstrap, fails below -{s.margin:g} at {s.confidence:.0%} confidence; "
+                f"must detect a {s.must_detect:g} drop with {POWER:.0%} power")
+        return f"{'PASS' if self.ok else 'FAIL'}: {len(self.entries)} reference entries from {self.reference_path} " \
+               f"({rule}): {parts or 'none'}{extra}"
 
     def render(self) -> str:
-        """A diff table, one line per reference entry, then the summary line."""
+        """One line per reference entry (the difference new - reference with its 95 % CI), then the summary."""
         rows = []
         for entry in self.entries:
             ref = entry.reference
-            rows.append([entry.status, ref.run.describe(), ref.metric, f"{ref.value:.4f}",
-                         f"[{ref.ci95[0]:.4f}, {ref.ci95[1]:.4f}]", _fmt(entry.value), _fmt(entry.delta, signed=True),
-                         f"{entry.tolerance:g}", entry.note])
-        headers = ["status", "run", "metric", "reference", "reference 95% CI", "now", "change", "tolerance", "note"]
+            interval = "–" if entry.interval is None else f"[{entry.interval[0]:+.4f}, {entry.interval[1]:+.4f}]"
+            rows.append([entry.status, ref.run.describe(), ref.metric, f"{ref.value:.4f}", format_value(entry.value),
+                         format_value(entry.difference, signed=True), interval, format_value(entry.detectable), entry.note])
+        headers = ["status", "run", "metric", "reference", "now", "difference", "95% CI (paired)", "detectable drop", "note"]
         table = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
         return f"{table}\n\n{self.summary()}\n"
 
 
-def _fmt(value: float | None, signed: bool = False) -> str:
-    if value is None:
+def format_value(value: float | None, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if math.isinf(value):
+        return "none"
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-def _newest(results: Iterable[dict]) -> tuple[dict[RunIdentity, dict], dict[RunIdentity, int]]:
-    """One result per run identity (the newest by ``created`` when a folder holds several) and the counts."""
-    chosen: dict[RunIdentity, dict] = {}
+@dataclass(frozen=True)
+class StoredRun:
+    result: dict
+    folder: Path
+
+    def images(self) -> ScoredImages:
+        return ScoredImages.from_predictions(read_predictions(self.folder, self.result["run_id"]), self.result)
+
+
+def stored_runs(folder: str | Path) -> Iterator[StoredRun]:
+    """Every result under ``folder`` (recursively) with the folder its predictions sit in."""
+    for path in sorted(Path(folder).rglob("*.json")):
+        if not path.name.startswith("."):
+            yield StoredRun(read_result(path), path.parent)
+
+
+def _newest(runs: Iterable[StoredRun]) -> tuple[dict[RunIdentity, StoredRun], dict[RunIdentity, int]]:
+    """One run per identity (the newest by ``created`` when a folder holds several) and the counts."""
+    chosen: dict[RunIdentity, StoredRun] = {}
     counts: dict[RunIdentity, int] = {}
-    for result in results:
-        identity = RunIdentity.of(result)
+    for run in runs:
+        identity = RunIdentity.of(run.result)
         counts[identity] = counts.get(identity, 0) + 1
-        if identity not in chosen or result["created"] > chosen[identity]["created"]:
-            chosen[identity] = result
+        if identity not in chosen or run.result["created"] > chosen[identity].result["created"]:
+            chosen[identity] = run
     return chosen, counts
 
 
-def write_reference(results: Iterable[dict], path: str | Path, tolerance: float = DEFAULT_TOLERANCE,
-                    metrics: Sequence[str] | None = None) -> list[ReferenceEntry]:
-    """Store the current results as the reference: one entry per run and metric (default: the headline)."""
-    if tolerance < 0:
-        raise ConfigError(f"the tolerance must not be negative, not {tolerance}")
-    chosen, _ = _newest(results)
-    entries = []
+def write_reference(runs: Iterable[StoredRun], path: str | Path, settings: GateSettings = GateSettings()) -> list[CheckEntry]:
+    """Store the runs' headline metrics with their per-image outputs as the reference; returns each entry with
+    its detectable drop (so the caller can say whether this reference makes a gate)."""
+    chosen, _ = _newest(runs)
+    entries, rows = [], []
     for identity in sorted(chosen):
-        result = chosen[identity]
-        names = [result["headline"]["metric"]] if metrics is None else [m for m in metrics if m in result["metrics"]]
-        for name in names:
-            metric = result["metrics"][name]
-            low, high = metric["ci95"][:2]
-            entries.append(ReferenceEntry(identity, name, float(metric["value"]), (float(low), float(high)),
-                                          tolerance, result["run_id"]))
-    payload = {"format": FORMAT, "version": VERSION, "entries": [
-        {"run": entry.run.to_json(), "metric": entry.metric, "value": entry.value, "ci95": list(entry.ci95),
-         "tolerance": entry.tolerance, "run_id": entry.run_id} for entry in entries]}
-    write_json_atomic(Path(path), payload)
+        run = chosen[identity]
+        metric = run.result["headline"]["metric"]
+        if metric not in RECOMPUTABLE:
+            continue
+        images = run.images()
+        entry = ReferenceEntry(identity, metric, point_value(metric, images), images, run.result["run_id"])
+        detectable = detectable_drop(metric, images, settings.margin, settings.confidence)
+        status = UNDERPOWERED if detectable > settings.must_detect else OK
+        entries.append(CheckEntry(entry, status, entry.value, detectable=detectable))
+        rows.append({"run": identity.to_json(), "metric": metric, "value": entry.value, "run_id": entry.run_id,
+                     "predictions_sha256": entry.digest, "detectable_drop": detectable if math.isfinite(detectable) else None,
+                     "predictions": images.to_json()})
+    payload = {"format": FORMAT, "version": VERSION, "margin": settings.margin, "confidence": settings.confidence,
+               "must_detect": settings.must_detect, "entries": rows}
+    # one entry per line: the per-image copies make an indented file tens of thousands of lines long
+    body = ",\n".join(json.dumps(row) for row in rows)
+    head = json.dumps({key: value for key, value in payload.items() if key != "entries"})[:-1]
+    write_text_atomic(Path(path), f'{head}, "entries": [\n{body}\n]}}\n')
     return entries
 
 
-def read_reference(path: str | Path) -> list[ReferenceEntry]:
-    import jsonschema
-
+def read_reference(path: str | Path) -> tuple[list[ReferenceEntry], GateSettings]:
     path = Path(path)
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise DataLayoutError(f"{path}: reference file not found (write one with `asgbench check --write-reference`)") \
-            from None
+        raise DataLayoutError(f"{path}: reference file not found (write one with `asgbench check --write-reference`)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataLayoutError(f"{path}: not a JSON reference file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise DataLayoutError(f"{path}: not an asgbench reference file (expected \"format\": \"{FORMAT}\")")
+    if data.get("version") != VERSION:
+        raise DataLayoutError(f"{path}: reference version {data.get('version')} holds no per-image predictions; "
+                              f"rewrite it with `asgbench check --write-reference` (version {VERSION})")
     try:
-        jsonschema.validate(data, REFERENCE_SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "(top level)"
-        raise DataLayoutError(f"{path}: not an asgbench reference file: {exc.message} at {where}") from None
-    entries = []
-    for item in data["entries"]:
-        run = item["run"]
-        identity = RunIdentity(run["model"], run["task"], run["fraction"], run["draw"], run["seed"],
-                               run["split_protocol"], run["protocol"], tuple(run["overrides"]), run.get("variant", ""))
-        entries.append(ReferenceEntry(identity, item["metric"], float(item["value"]),
-                                      (float(item["ci95"][0]), float(item["ci95"][1])), float(item["tolerance"]),
-                                      item.get("run_id", "")))
-    return entries
+        entries = [ReferenceEntry(RunIdentity.from_json(item["run"]), item["metric"], float(item["value"]),
+                                  ScoredImages.from_json(item["predictions"]), item.get("run_id", ""))
+                   for item in data["entries"]]
+        settings = GateSettings(float(data["margin"]), float(data["confidence"]), float(data["must_detect"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataLayoutError(f"{path}: malformed reference entry ({type(exc).__name__}: {exc})") from None
+    for entry, item in zip(entries, data["entries"]):
+        if item.get("predictions_sha256") not in (None, entry.digest):
+            raise DataLayoutError(f"{path}: the stored predictions of {entry.run.describe()} do not match their sha256")
+    return entries, settings
 
 
-def compare(reference: ReferenceEntry, value: float | None, tolerance: float) -> tuple[str, str]:
-    """(status, note) for one entry under the rule in the module docstring."""
-    if value is None:
-        return MISSING, ""
-    if math.isnan(reference.value):
-        return OK, "reference value is NaN"
-    if math.isnan(value):
-        return REGRESSED, "value is NaN"
-    drop = reference.value - value
-    if drop > tolerance + SLACK:
-        if value < reference.ci95[0]:
-            return REGRESSED, "dropped beyond the tolerance and below the reference CI"
-        return WITHIN_CI, "dropped beyond the tolerance but inside the reference CI"
-    if -drop > tolerance + SLACK:
-        return BETTER, ""
-    return OK, ""
+def judge(reference: ReferenceEntry, new: ScoredImages, settings: GateSettings) -> CheckEntry:
+    """The decision for one entry, by the rule in the module docstring."""
+    detectable = detectable_drop(reference.metric, reference.images, settings.margin, settings.confidence)
+    value = point_value(reference.metric, new)
+    underpowered = detectable > settings.must_detect
+    note = f"reference too small: detects drops of {format_value(detectable)} > {settings.must_detect:g}" if underpowered else ""
+    if new.digest() == reference.digest:
+        return CheckEntry(reference, UNDERPOWERED if underpowered else IDENTICAL, value, 0.0, (0.0, 0.0), detectable,
+                          note or "bit-identical predictions")
+    paired = paired_difference(reference.metric, new, reference.images, samples=BOOTSTRAP_SAMPLES, seed=0)
+    if paired.upper_bound(settings.confidence) < -settings.margin:
+        status = REGRESSED
+    elif underpowered:
+        status = UNDERPOWERED
+    elif paired.lower_bound(settings.confidence) > settings.margin:
+        status = BETTER
+    else:
+        status = OK
+    return CheckEntry(reference, status, value, paired.difference, paired.interval(0.95), detectable, note)
 
 
-def check(reference_path: str | Path, results: Iterable[dict], tolerance: float | None = None) -> CheckReport:
-    """Compare every reference entry with the matching result; ``tolerance`` overrides the stored ones."""
-    if tolerance is not None and tolerance < 0:
-        raise ConfigError(f"the tolerance must not be negative, not {tolerance}")
-    references = read_reference(reference_path)
-    chosen, counts = _newest(results)
+def check(reference_path: str | Path, runs: Iterable[StoredRun], settings: GateSettings | None = None) -> CheckReport:
+    """Compare every reference entry with the matching run; ``settings`` override the reference's own."""
+    references, stored = read_reference(reference_path)
+    settings = settings or stored
+    chosen, counts = _newest(runs)
     outcomes = []
     for reference in references:
-        limit = reference.tolerance if tolerance is None else tolerance
-        result = chosen.get(reference.run)
-        if result is None:
-            outcomes.append(CheckEntry(reference, None, limit, MISSING, "no result for this run"))
+        run = chosen.get(reference.run)
+        if run is None:
+            outcomes.append(CheckEntry(reference, MISSING, note="no result for this run"))
             continue
-        metric = result["metrics"].get(reference.metric)
-        if metric is None:
-            note = f"{result['run_id']} has no {reference.metric}"
-            outcomes.append(CheckEntry(reference, None, limit, MISSING, note))
+        if reference.metric not in run.result["metrics"]:
+            outcomes.append(CheckEntry(reference, MISSING, note=f"{run.result['run_id']} has no {reference.metric}"))
             continue
-        value = float(metric["value"]) if metric["value"] is not None else math.nan
-        status, note = compare(reference, value, limit)
+        try:
+            outcome = judge(reference, run.images(), settings)
+        except AsgbenchError as exc:
+            outcome = CheckEntry(reference, MISSING, note=str(exc))
+        stored_value = run.result["metrics"][reference.metric]["value"]
+        if outcome.value is not None and not (stored_value is not None and abs(stored_value - outcome.value) <= AGREEMENT):
+            outcome = CheckEntry(**{**outcome.__dict__, "status": INCONSISTENT,
+                                    "note": f"{run.result['run_id']} states {reference.metric} {stored_value}, its "
+                                            f"predictions give {outcome.value:.6f}"})
         if counts[reference.run] > 1:
-            note = "; ".join(filter(None, [note, f"{counts[reference.run]} results for this run, newest compared"]))
-        outcomes.append(CheckEntry(reference, value, limit, status, note))
+            note = "; ".join(filter(None, [outcome.note, f"{counts[reference.run]} results for this run, newest compared"]))
+            outcome = CheckEntry(**{**outcome.__dict__, "note": note})
+        outcomes.append(outcome)
     referenced = {reference.run for reference in references}
-    unreferenced = tuple(sorted(result["run_id"] for identity, result in chosen.items() if identity not in referenced))
-    return CheckReport(Path(reference_path), tuple(outcomes), unreferenced)
+    unreferenced = tuple(sorted(run.result["run_id"] for identity, run in chosen.items() if identity not in referenced))
+    return CheckReport(Path(reference_path), settings, tuple(outcomes), unreferenced)

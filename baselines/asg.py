@@ -16,7 +16,7 @@ from asgbench.encoders.config import IMAGENET_MEAN, IMAGENET_STD, INIT, EncoderC
 from asgbench.errors import DataLayoutError
 
 from baselines.common import RESNET_TAPS, VIT_TAPS, backbone, bert, mgca_head
-from baselines.mgca import MGCA_IGNORED, STATE, TEXT, mgca_components
+from baselines.mgca import MGCA_IGNORED, POSITIONS, STATE, TEXT, mgca_components
 
 OWN_FORMAT = "asgbench-asg"
 PAPER = "Anatomical Structure-Guided Medical Vision-Language Pre-training (Li et al., MICCAI 2024)"
@@ -89,6 +89,8 @@ def own_config(entry: EncoderConfig, meta: dict) -> EncoderConfig:
         ),
         zero_shot="cosine", text_tower=meta.get("text_tower", "BERT report encoder + 128-d global head"),
         tokenizer=meta.get("tokenizer"), text_pooling=meta.get("text_pooling", "cls"),
+        # asgbench's pre-training runs its BERT with sequential position ids (pretrain/model.py), unlike the release
+        text_positions=meta.get("text_positions", "sequential"),
         paper=PAPER, license="asgbench", source="trained with `asgbench pretrain`", file_name=None, sha256=None,
         ignored=(((), r"^(irl|tag_queries)\.", "pre-training only (IRL decoder, tag queries)"),),
         notes=f"asgbench pre-training: objectives {', '.join(meta.get('objectives', []))}",
@@ -99,8 +101,9 @@ def own_config(entry: EncoderConfig, meta: dict) -> EncoderConfig:
 
 
 def _entry(name: str, architecture: str, order: int, **fields) -> EncoderConfig:
+    # the released code is MGCA's BertEncoder (models/encoder.py): every token at position 0, as in MGCA
     defaults = dict(paper=PAPER, license="see the ASG repository", source=SOURCE, taps=TAPS[architecture], zero_shot="cosine",
-                    text_tower=TEXT, tokenizer="Bio_ClinicalBERT", ignored=ASG_IGNORED,
+                    text_tower=TEXT, tokenizer="Bio_ClinicalBERT", text_positions=POSITIONS, ignored=ASG_IGNORED,
                     checkpoint_config="baselines.asg:config_from_checkpoint")
     return EncoderConfig(name=name, order=order, architecture=architecture, **{**defaults, **fields})
 
@@ -114,15 +117,17 @@ ASG_R50 = _entry(
     input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
     feature="ResNet-50 layer4 global average pool (input upsampled to 299, as in MGCA)", feature_dim=2048,
     components=mgca_components(), file_name="asg_r50.ckpt")
-# Architectures only asgbench's own pre-training produces: their config is read from the export's JSON.
+# Architectures only asgbench's own pre-training produces: their config is read from the export's JSON; like every
+# asgbench export they run the text tower at sequential positions (own_config).
 ASG_R18 = _entry(
     "asg-r18", "resnet18", 175, input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
     feature="ResNet-18 global average pool", feature_dim=512, components=(), file_name="asg-r18.safetensors",
+    text_positions="sequential",
     source="train it with `asgbench pretrain` (image.architecture=resnet18)")
 ASG_VIT_TINY = _entry(
     "asg-vit-tiny", "vit_tiny_patch16", 185, backbone_options={"pool": "token"},
     input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
-    feature="ViT-Tiny/16 [CLS] token after the final LayerNorm", feature_dim=192, components=(),
+    feature="ViT-Tiny/16 [CLS] token after the final LayerNorm", feature_dim=192, components=(), text_positions="sequential",
     file_name="asg-vit-tiny.safetensors", source="train it with `asgbench pretrain` (image.architecture=vit_tiny_patch16)")
 ENTRY_OF_ARCHITECTURE = {"vit_base_patch16": "asg-vit", "resnet50": "asg-r50", "resnet18": "asg-r18",
                          "vit_tiny_patch16": "asg-vit-tiny"}

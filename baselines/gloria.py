@@ -4,7 +4,7 @@ from asgbench.encoders.config import HALF, EncoderConfig, InputSpec
 from baselines.common import RESNET_TAPS, backbone, bert, linear, parameters
 
 GLORIA = EncoderConfig(
-    name="gloria", order=80, architecture="resnet50", backbone_options={"upsample_to": 299},
+    name="gloria", order=80, architecture="resnet50", backbone_options={"upsample_to": 299, "local": "layer3"},
     input=InputSpec(224, HALF, HALF),
     feature="ResNet-50 layer4 global average pool (input upsampled to 299 inside the encoder)", feature_dim=2048,
     taps=RESNET_TAPS,
@@ -15,6 +15,7 @@ GLORIA = EncoderConfig(
         bert(("state_dict",), "gloria.text_encoder.model."),
     ),
     zero_shot="gloria", text_tower="Bio_ClinicalBERT (12 layers, pooler); word-aggregated sum of the last 4 layers",
+    tokenizer="Bio_ClinicalBERT",
     file_name="chexpert_resnet50.ckpt",
     paper="GLoRIA: A Multimodal Global-Local Representation Learning Framework (Huang et al., ICCV 2021)",
     license="MIT", source="the Stanford Box link in the GLoRIA README (github.com/marshuang80/gloria)",

@@ -5,6 +5,7 @@ from baselines.common import RESNET_TAPS, RESNET_TAPS_TO_LAYER3, SEQUENTIAL_RESN
 from asgbench.encoders.text import module_like
 
 TEXT = "Med-KEBERT (BERT with pooler) + 2-layer MLP; pooler output"
+TOKENIZER = "Med-KEBERT"   # xmcmic/Med-KEBERT's tokenizer files (vocab.txt); its weights are in the checkpoint
 SOURCE = "the Google Drive / Baidu links in the KAD README (github.com/xiaoman-zhang/KAD)"
 PAPER = "Knowledge-enhanced visual-language pre-training on chest radiology images (Zhang et al., Nat. Commun. 2023)"
 
@@ -26,7 +27,7 @@ KAD = EncoderConfig(
     input=InputSpec(512, IMAGENET_MEAN, IMAGENET_STD, crop=False),
     feature="ResNet-50 layer4 global average pool at 512 px", feature_dim=2048, taps=RESNET_TAPS,
     components=(backbone(("image_encoder",), "resnet.", drop=(r"^fc\.",)),) + _text_and_queries(),
-    zero_shot="kad", text_tower=TEXT, file_name="KAD_Models/KAD_512/best_valid.pt", paper=PAPER, license="MIT", source=SOURCE,
+    zero_shot="kad", text_tower=TEXT, tokenizer=TOKENIZER, file_name="KAD_Models/KAD_512/best_valid.pt", paper=PAPER, license="MIT", source=SOURCE,
     ignored=((("image_encoder",), r"^res_features\.", "duplicate of resnet.* (shared tensors)"),),
 )
 
@@ -35,6 +36,6 @@ KAD_224 = EncoderConfig(
     input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD, crop=False),
     feature="ResNet-50 layer3 global average pool (KAD-224 ends at layer3)", feature_dim=1024, taps=RESNET_TAPS_TO_LAYER3,
     components=(backbone(("image_encoder",), "res_features.", renames=SEQUENTIAL_RESNET),) + _text_and_queries(),
-    zero_shot="kad", text_tower=TEXT, file_name="KAD_Models/KAD_224/best_valid.pt", paper=PAPER, license="MIT", source=SOURCE,
+    zero_shot="kad", text_tower=TEXT, tokenizer=TOKENIZER, file_name="KAD_Models/KAD_224/best_valid.pt", paper=PAPER, license="MIT", source=SOURCE,
     ignored=((("image_encoder",), r"^resnet\.", "duplicate of res_features.* (layer4 and fc are untrained ImageNet values)"),),
 )

@@ -26,7 +26,7 @@ MEDCLIP_R50 = EncoderConfig(
         linear((), "text_model.projection_head.", "text_projection", bias=False),
         logit_scale(()),
     ),
-    zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", text_pooling="medclip", file_name="medclip-pretrained.zip",
+    zero_shot="medclip", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", text_pooling="medclip", file_name="medclip-pretrained.zip",
     paper="MedCLIP: Contrastive Learning from Unpaired Medical Images and Text (Wang et al., EMNLP 2022)",
     license="MIT", source="the URL in medclip/medclip_resnet_weight.txt (github.com/RyanWangZf/MedCLIP)",
 )
@@ -42,7 +42,7 @@ MEDCLIP_VIT = EncoderConfig(
         linear((), "text_model.projection_head.", "text_projection", bias=False),
         logit_scale(()),
     ),
-    zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", text_pooling="medclip", file_name="medclip-vit-pretrained.zip",
+    zero_shot="medclip", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", text_pooling="medclip", file_name="medclip-vit-pretrained.zip",
     paper="MedCLIP: Contrastive Learning from Unpaired Medical Images and Text (Wang et al., EMNLP 2022)",
     license="MIT", source="the URL in medclip/medclip_vit_weight.txt (github.com/RyanWangZf/MedCLIP)",
     notes="released with transformers 4.2x Swin names, renamed to transformers 5 names on load",

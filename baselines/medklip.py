@@ -13,6 +13,7 @@ MEDKLIP = EncoderConfig(
         parameters(("model",), "module.", "query_decoder", include=r"^(?!res_features\.)"),
     ),
     zero_shot="medklip", text_tower="none stored; entity queries come from Bio_ClinicalBERT at zero-shot time",
+    tokenizer="Bio_ClinicalBERT",  # the whole BERT (config, weights, vocab): the scorer embeds the entity descriptions with it
     file_name="checkpoint_final.pth",
     paper="MedKLIP: Medical Knowledge Enhanced Language-Image Pre-Training (Wu et al., ICCV 2023)",
     license="MIT", source="the Google Drive / Baidu links in MedKLIP's checkpoints/README.md (github.com/MediaBrain-SJTU/MedKLIP)",

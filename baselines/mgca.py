@@ -4,7 +4,11 @@ from asgbench.encoders.config import HALF, EncoderConfig, InputSpec
 from baselines.common import RESNET_TAPS, VIT_TAPS, backbone, bert, mgca_head
 
 STATE = ("state_dict",)
-TEXT = "6-layer BLIP BERT (ClinicalBERT init; cross-attention unused; no token types) + 128-d global head; [CLS]"
+TEXT = ("6-layer BLIP BERT (ClinicalBERT init; cross-attention unused; no token types; every token at position 0, "
+        "as the released code runs it) + 128-d global head; [CLS]")
+# The released BertEncoder passes the all-zero token types where BLIP's BertModel takes position_ids
+# (mgca/models/backbones/encoder.py, BertEncoder.forward), in pre-training too: the weights expect position 0.
+POSITIONS = "zeros"
 SOURCE = "the Google Drive folder in the MGCA README (github.com/HKU-MedAI/MGCA)"
 PAPER = "Multi-Granularity Cross-modal Alignment for Generalized Medical Visual Representation Learning (Wang et al., NeurIPS 2022)"
 
@@ -27,7 +31,8 @@ MGCA_R50 = EncoderConfig(
     name="mgca-r50", order=140, architecture="resnet50", backbone_options={"upsample_to": 299, "local": "layer3"},
     input=InputSpec(224, HALF, HALF),
     feature="ResNet-50 layer4 global average pool (input upsampled to 299 inside the encoder)", feature_dim=2048,
-    taps=RESNET_TAPS, components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", file_name="resnet_50.ckpt",
+    taps=RESNET_TAPS, components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", text_positions=POSITIONS,
+    file_name="resnet_50.ckpt",
     paper=PAPER, license="MIT", source=SOURCE, ignored=MGCA_IGNORED,
 )
 
@@ -35,6 +40,7 @@ MGCA_VIT = EncoderConfig(
     name="mgca-vit", order=160, architecture="vit_base_patch16", backbone_options={"pool": "token"},
     input=InputSpec(224, HALF, HALF),
     feature="ViT-B/16 [CLS] token after the final LayerNorm", feature_dim=768, taps=VIT_TAPS,
-    components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", file_name="vit_base.ckpt",
+    components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", text_positions=POSITIONS,
+    file_name="vit_base.ckpt",
     paper=PAPER, license="MIT", source=SOURCE, ignored=MGCA_IGNORED,
 )

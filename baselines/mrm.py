@@ -6,13 +6,16 @@ from baselines.common import VIT_TAPS, backbone
 MRM_NORM = (0.4978,) * 3, (0.2449,) * 3
 
 MRM = EncoderConfig(
-    name="mrm", order=150, architecture="vit_base_patch16", backbone_options={"pool": "avg"},
+    name="mrm", order=150, architecture="vit_base_patch16", backbone_options={"pool": "avg-prenorm-fresh-ln"},
     input=InputSpec(224, MRM_NORM[0], MRM_NORM[1], crop=False),
-    feature="ViT-B/16 mean of patch tokens after the checkpoint's final LayerNorm", feature_dim=768, taps=VIT_TAPS,
+    feature="ViT-B/16 mean of the last block's patch tokens, then a new LayerNorm at its init (MRM's fc_norm; "
+            "the released final norm is not applied)", feature_dim=768, taps=VIT_TAPS,
     components=(backbone(("model",), "", include=r"^(cls_token|pos_embed|patch_embed\.|blocks\.|norm\.)"),),
     file_name="MRM.pth",
     paper="Advancing Radiograph Representation Learning with Masked Record Modeling (Zhou et al., ICLR 2023)",
     license="see the MRM repository", source="the Google Drive link in the MRM README (github.com/RL4M/MRM-pytorch)",
     ignored=((("model",), r"^(mask_token|decoder_|bert_)", "pre-training only (MAE decoder, masked-record BERT)"),),
-    notes="MRM fine-tunes with a new fc_norm; a frozen probe reads the mean patch token after the released norm",
+    notes=("as MRM's fine-tuning code (NIH_ChestX-ray/models_vit.py, global_pool=True): the final norm is deleted, the "
+           "patch tokens averaged, and a fresh fc_norm (LayerNorm eps 1e-6, weight 1, bias 0) applied; a frozen probe "
+           "keeps that LayerNorm at its init"),
 )

@@ -76,22 +76,30 @@ def test_bootstrap_interval_contains_the_estimate_and_narrows_with_n():
 
 
 def test_bootstrap_resamples_patients_not_images():
-    # two images per patient with identical outcomes: resampling patients keeps pairs together
-    values = np.repeat(np.arange(50) % 2, 2).astype(float)
-    patients = np.repeat(np.arange(50), 2).astype(str)
-    seen = []
-    m.bootstrap(lambda i: seen.append(len(i)) or float(values[i].mean()), 100, patients=patients, samples=20, seed=0)
-    assert all(n % 2 == 0 for n in seen)
+    """Every resample holds each drawn patient's images all together, so counts come in whole patients."""
+    sizes = np.array([1, 2, 3, 4] * 10)                      # patients with 1 to 4 images each
+    patients = np.repeat(np.arange(len(sizes)), sizes).astype(str)
+    n = len(patients)
+    for index in m.resamples(n, patients, samples=50, seed=0):
+        counts = np.bincount(index, minlength=n)
+        for patient in range(len(sizes)):
+            mine = counts[patients == str(patient)]
+            assert (mine == mine[0]).all()                 # a patient's images are drawn together, never apart
+    image_level = next(iter(m.resamples(n, None, samples=1, seed=0)))
+    counts = np.bincount(image_level, minlength=n)
+    torn = [len(set(counts[patients == str(p)])) > 1 for p in range(len(sizes)) if sizes[p] > 1]
+    assert any(torn)                                       # the image-level bootstrap does split patients
 
 
-def test_paired_difference_detects_the_better_model():
-    rng = np.random.default_rng(5)
-    y = rng.integers(0, 2, 600)
-    good, poor = y * 1.5 + rng.random(600), y * 0.2 + rng.random(600)
-    result = m.paired_difference(lambda i: m.macro_auc(y[i], good[i]), lambda i: m.macro_auc(y[i], poor[i]), 600, seed=0)
-    assert result["difference"] > 0 and result["ci95"][0] > 0 and result["p_value"] < 0.01
-    same = m.paired_difference(lambda i: m.macro_auc(y[i], good[i]), lambda i: m.macro_auc(y[i], good[i]), 600, seed=0)
-    assert same["difference"] == 0 and same["ci95"] == [0.0, 0.0]
+def test_patient_bootstrap_is_wider_than_image_bootstrap_when_a_patient_repeats_one_outcome():
+    """Correlated images within a patient carry less information: the patient-level CI must be wider."""
+    rng = np.random.default_rng(1)
+    outcome = rng.integers(0, 2, 60).astype(float)
+    values = np.repeat(outcome, 5)                          # five identical images per patient
+    patients = np.repeat(np.arange(60), 5).astype(str)
+    by_patient = m.bootstrap(lambda i: float(values[i].mean()), len(values), patients=patients, seed=0)
+    by_image = m.bootstrap(lambda i: float(values[i].mean()), len(values), seed=0)
+    assert (by_patient.high - by_patient.low) > 1.8 * (by_image.high - by_image.low)
 
 
 def test_a_short_segmentation_list_is_repeated_to_the_epoch_minimum():

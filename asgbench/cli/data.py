@@ -128,8 +128,8 @@ def register(verbs) -> None:
     synth = actions.add_parser("synth", help="write the synthetic look-alike suite in the real layouts")
     synth.add_argument("--out", type=Path, help="folder to write; one sub-folder per dataset")
     synth.add_argument("--preview", type=Path, metavar="FILE.png", help="also write a contact sheet with regions and findings outlined")
-    synth.add_argument("--size", default="tiny", choices=("tiny", "small", "medium"),
-                       help="tiny: unit tests; small: the benchmarks; medium: the demo")
+    synth.add_argument("--size", default="tiny", choices=("tiny", "gate", "small", "medium"),
+                       help="tiny: unit tests; gate: the regression gate; small: the benchmarks; medium: the demo")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--workers", type=int, default=None, help="rendering processes (default: CPU count)")
     synth.add_argument("--force", action="store_true", help="rewrite even if an identical suite is already there")

@@ -26,16 +26,24 @@ def table(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from asgbench import check as gate
-    from asgbench.results import load_results
 
+    given = {"margin": args.margin, "confidence": args.confidence, "must_detect": args.must_detect}
     if args.write_reference:
-        entries = gate.write_reference(load_results(args.results), args.write_reference,
-                                       tolerance=args.tolerance if args.tolerance is not None else gate.DEFAULT_TOLERANCE)
-        print(f"{args.write_reference}: {len(entries)} reference entries")
+        settings = gate.GateSettings(**{key: value for key, value in given.items() if value is not None})
+        entries = gate.write_reference(gate.stored_runs(args.results), args.write_reference, settings)
+        for entry in entries:
+            flag = "  (too small to be a gate)" if entry.status == gate.UNDERPOWERED else ""
+            print(f"{entry.reference.run.describe()} {entry.reference.metric} {entry.value:.4f}: detects drops of "
+                  f"{gate.format_value(entry.detectable)}{flag}")
+        weak = sum(entry.status == gate.UNDERPOWERED for entry in entries)
+        print(f"{args.write_reference}: {len(entries)} reference entries"
+              + (f"; WARNING: {weak} cannot detect a {settings.must_detect:g} drop, so `check` will fail them" if weak else ""))
         return 0
     if not args.reference:
         raise ConfigError("pass --reference FILE (or --write-reference FILE to make one)")
-    report = gate.check(args.reference, load_results(args.results), tolerance=args.tolerance)
+    stored = gate.read_reference(args.reference)[1]
+    settings = gate.GateSettings(**{key: value if value is not None else getattr(stored, key) for key, value in given.items()})
+    report = gate.check(args.reference, gate.stored_runs(args.results), settings)
     print(report.render())
     return 0 if report.ok else 1
 
@@ -49,9 +57,13 @@ def register(verbs) -> None:
     render.add_argument("--task", help="the task of --plot")
     render.set_defaults(handler=table)
 
-    gate = verbs.add_parser("check", help="compare results with a stored reference; exit 1 on a regression")
+    gate = verbs.add_parser("check", help="compare runs with their reference runs on the same test images; exit 1 on a regression")
     gate.add_argument("--reference", type=Path, help="reference JSON (e.g. results/reference/ci.json)")
     gate.add_argument("--results", type=Path, default=Path("results/runs"))
-    gate.add_argument("--tolerance", type=float, default=None, help="allowed drop (default: the reference's)")
+    gate.add_argument("--margin", type=float, default=None,
+                      help="drops up to this are not regressions (default: the reference's, 0.01 when writing one)")
+    gate.add_argument("--confidence", type=float, default=None, help="one-sided confidence of a regression (default 0.95)")
+    gate.add_argument("--must-detect", type=float, default=None,
+                      help="the drop the gate must catch with 80%% power, else it fails as UNDERPOWERED (default 0.05)")
     gate.add_argument("--write-reference", type=Path, metavar="FILE", help="write a reference from the results instead")
     gate.set_defaults(handler=check)

@@ -48,6 +48,9 @@ for _name, _entry, _aliases in (
     ("random-vit-tiny", "baselines.initial:RANDOM_VIT_TINY", ()),
     ("imagenet-r50", "baselines.initial:IMAGENET_R50", ()),
     ("imagenet-vit", "baselines.initial:IMAGENET_VIT", ()),
+    ("biovil", "baselines.biovil:BIOVIL", ()),
+    ("chexzero", "baselines.chexzero:CHEXZERO", ()),
+    ("biomedclip", "baselines.biomedclip:BIOMEDCLIP", ()),
 ):
     MODELS.register(_name, _entry, aliases=_aliases)
 

@@ -85,16 +85,30 @@ class ResNetBackbone(nn.Module):
 
 
 class ViTBackbone(nn.Module):
-    """timm VisionTransformer (no head); global = CLS token or mean of patch tokens, after the final norm."""
+    """timm VisionTransformer (no head); the global feature by ``pool``:
+
+    - ``token``: the CLS token after the final norm;
+    - ``avg``: the mean of the patch tokens after the final norm;
+    - ``avg-prenorm-fresh-ln``: MAE's and MRM's fine-tuning feature (MRM NIH_ChestX-ray/models_vit.py,
+      ``global_pool=True``): the mean of the last block's patch tokens before any norm, through a new LayerNorm
+      at its init (weight 1, bias 0, eps 1e-6), which has no parameters to load. The released ``norm`` is still
+      loaded and still applies to ``tokens``.
+    """
+
+    POOLS = ("token", "avg", "avg-prenorm-fresh-ln")
 
     def __init__(self, variant: str = "vit_base_patch16_224", *, pool: str = "token", img_size: int = 224, taps: tuple[int, ...] = (2, 5, 8, 11)) -> None:
         super().__init__()
         import timm
 
+        if pool not in self.POOLS:
+            raise ValueError(f"ViT pool must be one of {self.POOLS}, not {pool!r}")
         model = timm.create_model(variant, pretrained=False, num_classes=0, global_pool="token", img_size=img_size)
         self.cls_token, self.pos_embed, self.patch_embed = model.cls_token, model.pos_embed, model.patch_embed
         self.pos_drop, self.norm_pre, self.blocks, self.norm = model.pos_drop, model.norm_pre, model.blocks, model.norm
         self.pool, self.tap_blocks = pool, taps
+        # MRM's fc_norm = norm_layer(embed_dim) with norm_layer = partial(nn.LayerNorm, eps=1e-6), never loaded
+        self.fresh_eps = 1e-6
         self.feature_dim = model.embed_dim
         self.patch = model.patch_embed.patch_size[0]
         self.channels = {f"block{i}": model.embed_dim for i in taps}
@@ -110,9 +124,16 @@ class ViTBackbone(nn.Module):
             h = block(h)
             if i in self.tap_blocks:
                 maps[f"block{i}"] = h[:, 1:].transpose(1, 2).reshape(b, -1, rows, cols)
+        last = h
         h = self.norm(h)
         tokens = h[:, 1:]
-        global_feature = h[:, 0] if self.pool == "token" else tokens.mean(dim=1)
+        if self.pool == "token":
+            global_feature = h[:, 0]
+        elif self.pool == "avg":
+            global_feature = tokens.mean(dim=1)
+        else:
+            pooled = last[:, 1:].mean(dim=1)
+            global_feature = F.layer_norm(pooled, (pooled.shape[-1],), eps=self.fresh_eps)
         return Features(global_feature, tokens, (rows, cols), maps)
 
 
@@ -143,6 +164,7 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "vit_base_patch16": lambda **o: ViTBackbone("vit_base_patch16_224", **o),
     "vit_tiny_patch16": lambda **o: ViTBackbone("vit_tiny_patch16_224", **o),
     "swin_tiny": lambda **o: SwinBackbone(),
+    "open_clip": lambda **o: __import__("asgbench.encoders.open_clip_backbones", fromlist=["_"]).OpenCLIPVisual(**o),
 }
 
 

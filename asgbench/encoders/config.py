@@ -14,6 +14,11 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
 
+# Position ids a text tower can be run with. MGCA's and ASG's BertEncoder call BLIP's BertModel as
+# ``model(ids, attn_mask, token_type, ...)`` whose third positional parameter is ``position_ids``: the all-zero
+# token types put every token at position 0, in pre-training as in evaluation, so the released weights learned that.
+TEXT_POSITIONS = ("sequential", "zeros")
+
 # Table blocks, as in the ASG README: initialisations first, then CNN-based and ViT-based models.
 INIT, CNN, VIT = "init", "CNN", "ViT"
 GROUPS = (INIT, CNN, VIT)
@@ -75,6 +80,8 @@ class EncoderConfig:
     text_tower: str | None = None     # what the text side is, in words
     tokenizer: str | None = None      # tokenizer folder: beside the checkpoint, else under $ASGBENCH_WEIGHTS
     text_pooling: str = "cls"         # how the text tower's output becomes one vector: cls | medclip | mean
+    text_positions: str = "sequential"  # the text tower's position ids: sequential (0, 1, 2, ...) or zeros (every
+                                        # token at position 0: MGCA's and ASG's released code, see TEXT_POSITIONS)
     file_name: str | None = None      # expected checkpoint file under $ASGBENCH_WEIGHTS
     sha256: str | None = None
     paper: str = ""
@@ -93,6 +100,8 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         if self.group and self.group not in GROUPS:
             raise ValueError(f"{self.name}: group must be one of {GROUPS}, not {self.group!r}")
+        if self.text_positions not in TEXT_POSITIONS:
+            raise ValueError(f"{self.name}: text_positions must be one of {TEXT_POSITIONS}, not {self.text_positions!r}")
 
     @property
     def needs_checkpoint(self) -> bool:

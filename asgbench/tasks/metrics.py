@@ -149,14 +149,14 @@ def bootstrap(metric: Callable[[np.ndarray], float], n: int, *, patients: Sequen
 
 
 @lru_cache(maxsize=4)
-def _resample_counts(n: int, patients: tuple[str, ...] | None, samples: int, seed: int) -> np.ndarray:
+def resample_counts(n: int, patients: tuple[str, ...] | None, samples: int, seed: int) -> np.ndarray:
     """How often each image occurs in each resample (samples x n): the same resamples as ``resamples``."""
     counts = np.stack([np.bincount(index, minlength=n) for index in _resample_indices(n, patients, samples, seed)])
     counts.flags.writeable = False
     return counts
 
 
-def _weighted_auc_columns(targets: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def weighted_auc_columns(targets: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """ROC AUC of every column for every row of image weights (resample x column; NaN where undefined).
 
     The Mann-Whitney count over positive-negative pairs, a tie counting one half, with each image standing for
@@ -186,8 +186,8 @@ def bootstrap_macro_auc(targets: np.ndarray, scores: np.ndarray, *, patients: Se
                         samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Interval:
     """``bootstrap(lambda i: macro_auc(targets[i], scores[i]), ...)`` on the same resamples, all at once."""
     n = len(targets)
-    counts = _resample_counts(n, None if patients is None else tuple(str(p) for p in patients), samples, seed)
-    per_column = _weighted_auc_columns(targets, scores, counts)
+    counts = resample_counts(n, None if patients is None else tuple(str(p) for p in patients), samples, seed)
+    per_column = weighted_auc_columns(targets, scores, counts)
     defined = np.isfinite(per_column).any(axis=1)
     with np.errstate(invalid="ignore"):
         values = np.nanmean(per_column[defined], axis=1) if defined.any() else np.zeros(0)
@@ -196,18 +196,3 @@ def bootstrap_macro_auc(targets: np.ndarray, scores: np.ndarray, *, patients: Se
         return Interval(float(point), float("nan"), float("nan"), 0)
     low, high = np.percentile(values, [2.5, 97.5])
     return Interval(float(point), float(low), float(high), len(values))
-
-
-def paired_difference(metric_a: Callable[[np.ndarray], float], metric_b: Callable[[np.ndarray], float], n: int, *,
-                      patients: Sequence[str] | None = None, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> dict:
-    """Bootstrap of metric_a - metric_b on the same resampled images; two-sided p-value of a zero difference."""
-    differences = []
-    for index in resamples(n, patients, samples, seed):
-        a, b = metric_a(index), metric_b(index)
-        if np.isfinite(a) and np.isfinite(b):
-            differences.append(a - b)
-    differences = np.asarray(differences)
-    point = metric_a(np.arange(n)) - metric_b(np.arange(n))
-    p = float(min(1.0, 2 * min((differences <= 0).mean(), (differences >= 0).mean()))) if len(differences) else float("nan")
-    low, high = (np.percentile(differences, [2.5, 97.5]) if len(differences) else (float("nan"), float("nan")))
-    return {"difference": float(point), "ci95": [float(low), float(high)], "p_value": p, "bootstrap_samples": int(len(differences))}

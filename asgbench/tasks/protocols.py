@@ -48,13 +48,19 @@ class LinearProbeProtocol:
 
 @dataclass(frozen=True)
 class ZeroShotProtocol:
-    """Prompt embeddings against image embeddings over the whole split; thresholds from val."""
+    """Each model's own zero-shot scorer over the whole split; thresholds from val.
+
+    Version 2: scorers per method (MedCLIP, GLoRIA, MedKLIP, KAD, BioViL, CLIP) and MGCA/ASG text positions as
+    released; version 1 scored every model with the cosine rule and sequential positions."""
 
     name: str = "zero-shot"
-    version: str = "1"
+    version: str = "2"
     kind: str = ZERO_SHOT
     prompts: str = "v1"               # the prompt-set version (asgbench/tasks/prompts/<family>/<dataset>.<version>.json)
     batch_size: int = 64
+    text_positions: str = "released"  # the text tower's position ids: "released" as the model's code ran it (all zeros
+                                      # for MGCA and ASG, whose weights learned that), "sequential" (0, 1, 2, ...: the
+                                      # corrected behaviour) or "zeros"; scorers record what ran
     overrides: tuple[str, ...] = ()
 
 

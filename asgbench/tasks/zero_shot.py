@@ -47,7 +47,7 @@ def run_zero_shot(encoder: Encoder, data: TaskData, spec: ZeroShotProtocol, job:
     prompts = load_prompts(entry.prompt_family, task.dataset, spec.prompts, task.labels)
     started = time.perf_counter()
     encoder = encoder.to(device).eval()
-    scorer = entry.build(encoder, ScorerInputs(task.labels, prompts, device))
+    scorer = entry.build(encoder, ScorerInputs(task.labels, prompts, device, spec.text_positions))
     scores = {}
     for name in ("val", "test"):
         split = data.splits[name]

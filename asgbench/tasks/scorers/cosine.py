@@ -11,16 +11,17 @@ import torch
 from torch.nn import functional as F
 
 from asgbench.tasks.scorers import ClassScorer, ScorerInputs
-from asgbench.tasks.scorers.text import projected_images, projected_texts, tokenizer_for
+from asgbench.tasks.scorers.text import projected_images, projected_texts, text_positions, tokenizer_for
 
 TEMPERATURE = 0.07
 
 
 def build(encoder, inputs: ScorerInputs) -> ClassScorer:
     tokenizer = tokenizer_for(encoder)
+    positions = text_positions(encoder, inputs.text_positions)
 
     def side(texts: list[str]) -> torch.Tensor:
-        return F.normalize(projected_texts(encoder, tokenizer, texts, inputs.device).mean(0), dim=0)
+        return F.normalize(projected_texts(encoder, tokenizer, texts, inputs.device, positions=positions).mean(0), dim=0)
 
     affirmed = torch.stack([side(inputs.prompts.classes[label]["positive"]) for label in inputs.labels], dim=1)
     negated = [side(inputs.prompts.classes[label]["negative"]) if inputs.prompts.classes[label].get("negative") else None
@@ -38,4 +39,5 @@ def build(encoder, inputs: ScorerInputs) -> ClassScorer:
                 columns.append(logits.softmax(dim=1)[:, 0])
         return torch.stack(columns, dim=1)
 
-    return ClassScorer(score, {"temperature": TEMPERATURE, "text_pooling": encoder.config.text_pooling})
+    return ClassScorer(score, {"temperature": TEMPERATURE, "text_pooling": encoder.config.text_pooling,
+                               "text_positions": positions, "text_positions_asked": inputs.text_positions})

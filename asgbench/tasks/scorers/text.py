@@ -8,6 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from asgbench.config import WEIGHTS_ENV
+from asgbench.encoders.config import TEXT_POSITIONS
 from asgbench.encoders.model import Encoder
 from asgbench.encoders.text import load_tokenizer
 from asgbench.errors import ConfigError, MissingDependencyError
@@ -53,12 +54,32 @@ def tokenize(encoder: Encoder, tokenizer, texts: list[str], device: str, max_len
     return {key: value.to(device) for key, value in tokens.items()}
 
 
-def pooled_text(encoder: Encoder, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
-    """One vector per text, pooled as the model's config says (cls | medclip | mean)."""
+# What a zero-shot run may ask of the text tower's position ids: "released" runs it as the model's own code
+# did (EncoderConfig.text_positions: all zeros for MGCA and ASG), "sequential" the textbook 0, 1, 2, ...
+# (the corrected behaviour), "zeros" every token at position 0 whatever the model.
+POSITION_CHOICES = ("released",) + TEXT_POSITIONS
+
+
+def text_positions(encoder: Encoder, requested: str = "released") -> str:
+    """The position ids the text tower runs with for a run that asked for ``requested``."""
+    if requested not in POSITION_CHOICES:
+        raise ConfigError(f"text_positions must be one of {', '.join(POSITION_CHOICES)}, not {requested!r}")
+    positions = encoder.config.text_positions if requested == "released" else requested
+    if positions not in TEXT_POSITIONS:
+        raise ConfigError(f"{encoder.config.name}: unknown text_positions {positions!r}")
+    return positions
+
+
+def pooled_text(encoder: Encoder, tokens: dict[str, torch.Tensor], positions: str = "released") -> torch.Tensor:
+    """One vector per text, pooled as the model's config says (cls | medclip | mean); ``positions`` as in
+    :func:`text_positions` ("zeros" puts every token at position 0, as MGCA's and ASG's released code did)."""
     tower = part(encoder, "text").eval()
     pooling = encoder.config.text_pooling
+    extra = {}
+    if text_positions(encoder, positions) == "zeros":
+        extra["position_ids"] = torch.zeros_like(tokens["input_ids"])
     with torch.inference_mode():
-        out = tower(**tokens, output_hidden_states=pooling == "medclip")
+        out = tower(**tokens, **extra, output_hidden_states=pooling == "medclip")
         if pooling == "medclip":   # MedCLIP: mean over tokens of the mean of hidden states 1, 2 and last
             hidden = out.hidden_states
             return torch.stack([hidden[1], hidden[2], hidden[-1]]).mean(dim=(0, 2))
@@ -68,11 +89,12 @@ def pooled_text(encoder: Encoder, tokens: dict[str, torch.Tensor]) -> torch.Tens
         return out.last_hidden_state[:, 0]
 
 
-def projected_texts(encoder: Encoder, tokenizer, texts: list[str], device: str, max_length: int = 128) -> torch.Tensor:
+def projected_texts(encoder: Encoder, tokenizer, texts: list[str], device: str, max_length: int = 128,
+                    positions: str = "released") -> torch.Tensor:
     """Unit-norm text embeddings in the joint space."""
     projection = part(encoder, "text_global_projection", "text_projection").eval()
     with torch.inference_mode():
-        pooled = pooled_text(encoder, tokenize(encoder, tokenizer, texts, device, max_length))
+        pooled = pooled_text(encoder, tokenize(encoder, tokenizer, texts, device, max_length), positions)
         return F.normalize(projection(pooled).float(), dim=-1)
 
 
