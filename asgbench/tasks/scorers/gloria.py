@@ -72,7 +72,7 @@ def attention(query: torch.Tensor, context: torch.Tensor, temperature: float) ->
 
     Returns the attention-weighted context per word (B x D x W) and the attention (B x W x regions).
     """
-    batch, words = query.shape[0], query.shape[2]
+    batch = query.shape[0]
     context = context.reshape(batch, context.shape[1], -1)                       # B x D x R
     scores = torch.bmm(context.transpose(1, 2), query)                           # B x R x W
     over_words = scores.softmax(dim=-1).transpose(1, 2)                          # softmax over words, B x W x R

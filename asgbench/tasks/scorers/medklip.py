@@ -26,8 +26,8 @@ from asgbench.encoders.text import load_tokenizer
 from asgbench.errors import ConfigError, DataLayoutError
 from asgbench.tasks.scorers import ClassScorer, ScorerInputs
 from asgbench.tasks.scorers.query_decoder import (DecoderLayers, bert_from_folder, decoder_depth, load_strict,
-                                                  one_query_per_label, positive_class, weights_folder)
-from asgbench.tasks.scorers.text import part
+                                                  one_query_per_label, positive_class)
+from asgbench.tasks.scorers.text import part, weights_folder
 
 MAX_LENGTH = 64            # get_tokenizer in the zero-shot test scripts
 BERT_FOLDER = "Bio_ClinicalBERT"

@@ -12,14 +12,12 @@ authors' code calls.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from asgbench.config import WEIGHTS_ENV
 from asgbench.errors import DataLayoutError, MissingDependencyError
 
 FEEDFORWARD = 1024
@@ -92,20 +90,6 @@ def one_query_per_label(prompts, labels: tuple[str, ...], method: str) -> list[s
                                   f"exactly one query, found {texts}")
         queries.append(texts[0])
     return queries
-
-
-def weights_folder(encoder, name: str, what: str) -> Path:
-    """``name`` beside the checkpoint, else under ``$ASGBENCH_WEIGHTS``; a one-line error when neither has it."""
-    candidates = []
-    if encoder.report.file:
-        candidates.append(Path(encoder.report.file).parent / name)
-    if os.environ.get(WEIGHTS_ENV):
-        candidates.append(Path(os.environ[WEIGHTS_ENV]) / name)
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    where = ", ".join(map(str, candidates)) or f"${WEIGHTS_ENV}, which is not set"
-    raise MissingDependencyError(f"{encoder.config.name}: zero-shot needs {what} in a folder {name!r} (looked in {where})")
 
 
 def bert_from_folder(folder: Path, model_name: str):

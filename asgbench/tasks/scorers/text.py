@@ -22,11 +22,9 @@ def part(encoder: Encoder, *names: str):
     raise ConfigError(f"{encoder.config.name}: none of the parts {names} were loaded; zero-shot needs them")
 
 
-def tokenizer_folder(encoder: Encoder) -> Path:
-    """Beside the checkpoint (asgbench's own ASG files), else ``$ASGBENCH_WEIGHTS/<tokenizer>``."""
-    name = encoder.config.tokenizer
-    if not name:
-        raise ConfigError(f"{encoder.config.name}: its config names no tokenizer, so prompts cannot be encoded")
+def weights_folder(encoder: Encoder, name: str, what: str) -> Path:
+    """``name`` beside the checkpoint (asgbench's own ASG files keep their tokenizer there), else under
+    ``$ASGBENCH_WEIGHTS``; a one-line error saying what the folder must hold when neither has it."""
     candidates = []
     if encoder.report.file:
         candidates.append(Path(encoder.report.file).parent / name)
@@ -35,9 +33,15 @@ def tokenizer_folder(encoder: Encoder) -> Path:
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    raise MissingDependencyError(f"{encoder.config.name}: tokenizer folder {name!r} not found (looked in "
-                                 f"{', '.join(map(str, candidates)) or f'${WEIGHTS_ENV}, which is not set'}); "
-                                 "put the tokenizer files (vocab.txt or tokenizer.json) there")
+    where = ", ".join(map(str, candidates)) or f"${WEIGHTS_ENV}, which is not set"
+    raise MissingDependencyError(f"{encoder.config.name}: zero-shot needs {what} in a folder {name!r} (looked in {where})")
+
+
+def tokenizer_folder(encoder: Encoder) -> Path:
+    name = encoder.config.tokenizer
+    if not name:
+        raise ConfigError(f"{encoder.config.name}: its config names no tokenizer, so prompts cannot be encoded")
+    return weights_folder(encoder, name, "the tokenizer files (vocab.txt or tokenizer.json)")
 
 
 def tokenizer_for(encoder: Encoder):
