@@ -12,7 +12,7 @@ from asgbench.tasks import metrics as m
 from asgbench.tasks.paired import ScoredImages, paired_difference, point_value, weighted_metric
 
 
-def _images(n: int = 120, classes: int = 3, seed: int = 0, multiclass: bool = False, signal: float = 1.0) -> ScoredImages:
+def _images(n: int = 120, classes: int = 3, seed: int = 0, multiclass: bool = False, signal: float = 0.4) -> ScoredImages:
     rng = np.random.default_rng(seed)
     if multiclass:
         truth = rng.integers(0, classes, n)
