@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 CI_DIR := .asgbench/ci
-CI_SWEEP := --models random-r18 --tasks nih-lp --fractions 100 --seeds 0 --cpus 2 --group-by features
+CI_SWEEP := --models random-r18 --tasks nih-lp --fractions 100 --seeds 0 --cpus 2 --cpus-per-trial 2 --group-by features
 
 .PHONY: demo test regression-check ci-reference bench venv clean
 

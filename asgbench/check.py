@@ -27,7 +27,7 @@ from tabulate import tabulate
 
 from asgbench.errors import AsgbenchError, ConfigError, DataLayoutError
 from asgbench.gate_power import POWER, detectable_drop
-from asgbench.results import read_predictions, read_result, write_text_atomic
+from asgbench.results import read_predictions, read_result, result_files, write_text_atomic
 from asgbench.tables import checkpoint_variant
 from asgbench.tasks.paired import RECOMPUTABLE, ScoredImages, paired_difference, point_value
 
@@ -59,28 +59,35 @@ class RunIdentity:
     protocol: str
     overrides: tuple[str, ...] = ()
     variant: str = ""
+    transform: str = "native"         # the model's own preprocessing, or "standard" (a different run)
 
     @classmethod
     def of(cls, result: dict) -> RunIdentity:
         spec = result["spec"]
         return cls(spec["model"], spec["task"], int(spec["fraction"]), int(spec["draw"]), int(spec["seed"]),
-                   spec["split_protocol"], spec["eval_protocol"], tuple(spec["overrides"]), checkpoint_variant(result))
+                   spec["split_protocol"], spec["eval_protocol"], tuple(spec["overrides"]), checkpoint_variant(result),
+                   spec.get("transform", "native"))
 
     @classmethod
     def from_json(cls, run: dict) -> RunIdentity:
         return cls(run["model"], run["task"], int(run["fraction"]), int(run["draw"]), int(run["seed"]),
-                   run["split_protocol"], run["protocol"], tuple(run["overrides"]), run.get("variant", ""))
+                   run["split_protocol"], run["protocol"], tuple(run["overrides"]), run.get("variant", ""),
+                   run.get("transform", "native"))
 
     def describe(self) -> str:
         model = f"{self.model} · {self.variant}" if self.variant else self.model
-        extras = ", ".join((self.split_protocol, self.protocol) + self.overrides)
+        extras = ", ".join((self.split_protocol, self.protocol) + self.overrides
+                           + ((f"transform {self.transform}",) if self.transform != "native" else ()))
         return f"{model} {self.task} {self.fraction}% d{self.draw} s{self.seed} [{extras}]"
 
     def to_json(self) -> dict:
+        """Defaults left out, so that references written before a field existed read back as the same run."""
         data = asdict(self)
         data["overrides"] = list(self.overrides)
         if not self.variant:
             del data["variant"]
+        if self.transform == "native":
+            del data["transform"]
         return data
 
 
@@ -180,9 +187,8 @@ class StoredRun:
 
 def stored_runs(folder: str | Path) -> Iterator[StoredRun]:
     """Every result under ``folder`` (recursively) with the folder its predictions sit in."""
-    for path in sorted(Path(folder).rglob("*.json")):
-        if not path.name.startswith("."):
-            yield StoredRun(read_result(path), path.parent)
+    for path in result_files(folder):
+        yield StoredRun(read_result(path), path.parent)
 
 
 def _newest(runs: Iterable[StoredRun]) -> tuple[dict[RunIdentity, StoredRun], dict[RunIdentity, int]]:

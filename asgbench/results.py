@@ -29,12 +29,22 @@ def predictions_path(out: Path, run_id: str) -> Path:
     return Path(out) / f"{run_id}{PREDICTIONS_SUFFIX}"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
     try:
         write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would keep results from the rest of a group
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -105,11 +115,21 @@ def finished(out: Path, run_id: str) -> dict | None:
     return read_result(path) if path.is_file() else None
 
 
+def result_files(folder: Path) -> Iterator[Path]:
+    """Every result JSON under ``folder`` (recursively), skipping hidden files and folders: temporary files of
+    atomic writes and the sweep's ``.failed/`` records are not results."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataLayoutError(f"{root}: no such results folder")
+    for path in sorted(root.rglob("*.json")):
+        if not any(part.startswith(".") for part in path.relative_to(root).parts):
+            yield path
+
+
 def load_results(folder: Path) -> Iterator[dict]:
     """Every result JSON under ``folder`` (recursively), validated."""
-    for path in sorted(Path(folder).rglob("*.json")):
-        if not path.name.startswith("."):
-            yield read_result(path)
+    for path in result_files(folder):
+        yield read_result(path)
 
 
 def read_predictions(out: Path, run_id: str) -> pd.DataFrame:

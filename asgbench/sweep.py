@@ -2,7 +2,8 @@
 
 The grid is expanded and resolved in the driver, so finished run_ids are skipped before Ray starts and a
 killed sweep, run again, does only what is missing. Each trial calls :func:`asgbench.run.run` on one
-RunSpec; a failing trial is recorded (``<out>/failed/<run_id>.json``, with its error) and the others go on.
+RunSpec; a failing trial is recorded (``<out>/.failed/<run_id>.json``, with its error, where result readers never
+look) and the others go on; the record is removed when the run later succeeds.
 Locally Ray is started on 127.0.0.1 without a dashboard; ``address`` joins a cluster instead.
 """
 from __future__ import annotations
@@ -19,12 +20,13 @@ from pathlib import Path
 from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL
 from asgbench.data.splits.protocol import FRACTIONS
 from asgbench.errors import ConfigError
+from asgbench.preflight import RunInputs, check_runs
 from asgbench.results import result_path, write_json_atomic
 from asgbench.run import RunContext, RunSpec, resolve
 from asgbench.tasks.protocols import kind_of
 from asgbench.tasks.specs import TASKS
 
-FAILED_DIR = "failed"
+FAILED_DIR = ".failed"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def _trial(config: dict) -> None:
         spec = RunSpec(**{**item["spec"], "overrides": tuple(item["spec"]["overrides"])})
         try:
             outcome = run(spec, context)
+            (Path(context.out) / FAILED_DIR / f"{item['run_id']}.json").unlink(missing_ok=True)
             tune.report({"status": "done", "run_id": outcome.run_id, "value": outcome.result["headline"]["value"]})
         except Exception as exc:  # noqa: BLE001 - every failure is recorded and reported, never hidden
             message = " ".join(str(exc).split()) or type(exc).__name__
@@ -128,7 +131,9 @@ def sweep(spec: SweepSpec | Sequence[SweepSpec], context: RunContext, *, address
     started = time.perf_counter()
     planned, skipped, seen = [], [], set()
     grids = [spec] if isinstance(spec, SweepSpec) else list(spec)
-    for run_spec in (one for grid in grids for one in expand(grid)):
+    run_specs = [one for grid in grids for one in expand(grid)]
+    check_runs([RunInputs.of(run_spec, context) for run_spec in run_specs])   # the whole grid, before any work
+    for run_spec in run_specs:
         resolved = resolve(run_spec, context)
         if resolved.run_id in seen:
             continue

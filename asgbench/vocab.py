@@ -1,7 +1,7 @@
 """Fixed vocabularies shared by the synthetic suite, the report parser and the models.
 
 Facts, not code: the 29 Chest ImaGenome regions that carry boxes (rgrg's order), and ASG's 40 image
-tags in the order of the released code (KAD's 40 fine-grained entities).
+tags in the order of the released code (KAD's 40 fine-grained entities); the label sets tasks are defined on.
 """
 from __future__ import annotations
 
@@ -28,3 +28,11 @@ ASG_TAGS = (
     "distention", "shift", "stent", "lesion", "hardware", "dilation", "aspiration",
 )
 EXISTENCE = ("present", "absent", "uncertain")
+
+# The 14 findings in the order of MRM's split files and KAD's prompts (the ASG NIH table follows KAD).
+NIH_FINDINGS = (
+    "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia", "Pneumothorax",
+    "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
+)
+# The 5 competition tasks, in the order MGCA/GLoRIA use.
+COMPETITION_TASKS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")

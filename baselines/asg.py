@@ -108,25 +108,29 @@ def _entry(name: str, architecture: str, order: int, **fields) -> EncoderConfig:
     return EncoderConfig(name=name, order=order, architecture=architecture, **{**defaults, **fields})
 
 
+# ASG's validation transform (datasets/pretrain_dataset.py:102-105 of ASGMVLP_CODE): LongestMaxSize(256), PadIfNeeded(256)
+# with zeros, CenterCrop(224), ImageNet Normalize; its downstream code is MGCA's (unreleased), the same geometry.
+ASG_INPUT = InputSpec(224, IMAGENET_MEAN, IMAGENET_STD)
+
 ASG_VIT = _entry(
-    "asg-vit", "vit_base_patch16", 180, backbone_options={"pool": "token"}, input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
+    "asg-vit", "vit_base_patch16", 180, backbone_options={"pool": "token"}, input=ASG_INPUT,
     feature="ViT-B/16 [CLS] token after the final LayerNorm", feature_dim=768, components=mgca_components(),
     file_name="asg_vit.ckpt")
 ASG_R50 = _entry(
     "asg-r50", "resnet50", 170, backbone_options={"upsample_to": 299, "local": "layer3"},
-    input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
+    input=ASG_INPUT,
     feature="ResNet-50 layer4 global average pool (input upsampled to 299, as in MGCA)", feature_dim=2048,
     components=mgca_components(), file_name="asg_r50.ckpt")
 # Architectures only asgbench's own pre-training produces: their config is read from the export's JSON; like every
 # asgbench export they run the text tower at sequential positions (own_config).
 ASG_R18 = _entry(
-    "asg-r18", "resnet18", 175, input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
+    "asg-r18", "resnet18", 175, input=ASG_INPUT,
     feature="ResNet-18 global average pool", feature_dim=512, components=(), file_name="asg-r18.safetensors",
     text_positions="sequential",
     source="train it with `asgbench pretrain` (image.architecture=resnet18)")
 ASG_VIT_TINY = _entry(
     "asg-vit-tiny", "vit_tiny_patch16", 185, backbone_options={"pool": "token"},
-    input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD),
+    input=ASG_INPUT,
     feature="ViT-Tiny/16 [CLS] token after the final LayerNorm", feature_dim=192, components=(), text_positions="sequential",
     file_name="asg-vit-tiny.safetensors", source="train it with `asgbench pretrain` (image.architecture=vit_tiny_patch16)")
 ENTRY_OF_ARCHITECTURE = {"vit_base_patch16": "asg-vit", "resnet50": "asg-r50", "resnet18": "asg-r18",

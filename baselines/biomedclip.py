@@ -30,6 +30,22 @@ MODEL_CFG = {
 }
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+# open_clip's evaluation transform (src/open_clip/transform.py, image_transform, lines 385-390 and 474-485): with the
+# PreprocessCfg defaults (lines 18-25: interpolation bicubic, resize_mode shortest) a PIL Resize(224) of the shorter
+# side, bicubic, then CenterCrop(224), RGB, ToTensor, Normalize(mean, std of the folder's preprocess_cfg).
+GEOMETRY_OF_RESIZE_MODE = {"shortest": "shorter-side", "squash": "stretch", "longest": "letterbox"}
+
+
+def input_spec(size: int, preprocess_cfg: dict) -> InputSpec:
+    """The transform open_clip builds from a folder's ``preprocess_cfg`` (its defaults where a key is absent)."""
+    mode = preprocess_cfg.get("resize_mode", "shortest")
+    if mode not in GEOMETRY_OF_RESIZE_MODE or preprocess_cfg.get("interpolation", "bicubic") not in ("bicubic", "bilinear"):
+        raise DataLayoutError(f"{CONFIG_FILE}: resize_mode {mode!r} / interpolation {preprocess_cfg.get('interpolation')!r} "
+                              f"is not one open_clip evaluates with ({', '.join(GEOMETRY_OF_RESIZE_MODE)}; bicubic, bilinear)")
+    geometry = GEOMETRY_OF_RESIZE_MODE[mode]
+    return InputSpec(size, tuple(preprocess_cfg.get("mean", OPENAI_MEAN)), tuple(preprocess_cfg.get("std", OPENAI_STD)),
+                     crop=False, geometry=geometry, resize_to=size if geometry == "shorter-side" else 0,
+                     filter=preprocess_cfg.get("interpolation", "bicubic"), antialias=True)
 
 
 def components(model_cfg: dict) -> tuple[Component, ...]:
@@ -53,14 +69,13 @@ def from_folder(config: EncoderConfig, path: Path) -> EncoderConfig:
         raise DataLayoutError(f"{source}: expected a 'model_cfg' with 'vision_cfg' and 'text_cfg'")
     pre = data.get("preprocess_cfg", {})
     size = model_cfg["vision_cfg"].get("image_size", 224)
-    spec = InputSpec(size, tuple(pre.get("mean", OPENAI_MEAN)), tuple(pre.get("std", OPENAI_STD)), crop=False)
-    return replace(config, input=spec, backbone_options={"model_cfg": model_cfg}, components=components(model_cfg),
+    return replace(config, input=input_spec(size, pre), backbone_options={"model_cfg": model_cfg}, components=components(model_cfg),
                    provenance={**config.provenance, "open_clip_config": model_cfg})
 
 
 BIOMEDCLIP = EncoderConfig(
     name="biomedclip", order=164, group=VIT, architecture="open_clip", backbone_options={"model_cfg": MODEL_CFG},
-    input=InputSpec(224, OPENAI_MEAN, OPENAI_STD, crop=False),
+    input=input_spec(224, {}),
     feature="timm ViT-B/16 [CLS] token after the final LayerNorm (768-d; visual.head.proj to 512-d is used for zero-shot)",
     feature_dim=768, taps=VIT_TAPS, components=components(MODEL_CFG),
     zero_shot="biomedclip", text_tower="PubMedBERT (BiomedBERT-base-uncased-abstract), [CLS] of the last layer, MLP to 512",
@@ -68,6 +83,4 @@ BIOMEDCLIP = EncoderConfig(
     paper="BiomedCLIP: a multimodal biomedical foundation model pretrained from fifteen million scientific image-text "
           "pairs (Zhang et al., 2023)",
     license="MIT", source="huggingface.co/microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224 (the whole folder)",
-    notes="open_clip's preprocessing resizes the shorter side to 224 bicubic and centre-crops 224; asgbench resizes the "
-          "letterboxed 256-px image whole (square, bilinear)",
 )

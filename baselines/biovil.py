@@ -77,9 +77,15 @@ def load_text(folder: Path, model_name: str = "biovil") -> tuple[dict[str, nn.Mo
     return parts, report
 
 
+# hi-ml's inference transform (hi-ml-multimodal/src/health_multimodal/image/data/transforms.py:28-38): Resize(512)
+# (shorter side, bilinear, on the PIL image that image/data/io.py:46-68 loads in mode L), CenterCrop(480) for BioViL
+# (image/utils.py:13 TRANSFORM_RESIZE, :36), ToTensor, ExpandChannels to 3; no mean/std. Read from a 512 store.
+BIOVIL_INPUT = InputSpec(480, (0.0,) * 3, (1.0,) * 3, crop=False, geometry="shorter-side", resize_to=512, antialias=True,
+                         store=512)
+
 BIOVIL = EncoderConfig(
     name="biovil", order=135, architecture="resnet50",
-    input=InputSpec(480, (0.0,) * 3, (1.0,) * 3, crop=True),
+    input=BIOVIL_INPUT,
     feature="ResNet-50 layer4 global average pool (hi-ml's img_embedding; the 128-d patch projector is kept for zero-shot)",
     feature_dim=2048, taps=RESNET_TAPS,
     components=(
@@ -92,9 +98,7 @@ BIOVIL = EncoderConfig(
     license="MIT",
     source="hi-ml-multimodal's BIOVIL_IMAGE_WEIGHTS_URL (huggingface.co/microsoft/BiomedVLP-CXR-BERT-specialized, "
            "biovil_image_resnet50_proj_size_128.pt) and the text folder microsoft/BiomedVLP-CXR-BERT-specialized",
-    notes="BioViL's inference transform is Resize(512) (shorter side, bilinear), CenterCrop(480), ToTensor, three "
-          "channels, no mean/std: inputs in [0, 1], 480 px. asgbench feeds 480 px with the same [0, 1] range, but "
-          "from its 256-px letterboxed store: the 224/256 centre crop (BioViL keeps 480/512 of the shorter side) "
-          "upsampled bilinear to 480, so the input has less detail than BioViL's; the text folder is loaded when "
-          "zero-shot starts, with its own strict load report",
+    notes="BioViL's inference transform, Resize(512) of the shorter side, CenterCrop(480), [0, 1] inputs, is applied "
+          "to the original's content in a 512-px letterboxed store (the original, area-averaged to 512 on its longer "
+          "side, is what gets resized); the text folder is loaded when zero-shot starts, with its own strict load report",
 )

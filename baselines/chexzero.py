@@ -15,6 +15,11 @@ from baselines.common import VIT_TAPS, ZERO_SHOT, backbone
 
 OPEN_CLIP_MODEL = "ViT-B-32-quickgelu"
 CHEXZERO_NORM = (101.48761 / 255,) * 3, (83.43944 / 255,) * 3
+# CheXzero's images are stored letterboxed at 320 (data_process.py:31-41: longest side to 320, PIL ANTIALIAS, pasted
+# centred on black), then zero_shot.py:377-386 normalises with 101.48761 / 83.43944 and applies Resize(224, BICUBIC) to
+# the tensor: torchvision 0.11.3 (requirements.txt:27) resizes tensors without antialiasing. Normalising first and
+# resizing after are the same (bicubic weights sum to one).
+CHEXZERO_INPUT = InputSpec(224, CHEXZERO_NORM[0], CHEXZERO_NORM[1], crop=False, filter="bicubic", store=320)
 # the text side of an OpenAI-layout CLIP state dict (everything but visual.*)
 CLIP_TEXT_KEYS = r"^(transformer\.|token_embedding\.|positional_embedding$|ln_final\.|text_projection$|logit_scale$)"
 
@@ -26,7 +31,7 @@ def clip_text(tensors):
 CHEXZERO = EncoderConfig(
     name="chexzero", order=162, group=VIT, architecture="open_clip",
     backbone_options={"model_name": OPEN_CLIP_MODEL},
-    input=InputSpec(224, CHEXZERO_NORM[0], CHEXZERO_NORM[1], crop=False),
+    input=CHEXZERO_INPUT,
     feature="CLIP ViT-B/32 class token after ln_post (768-d; visual.proj to 512-d is used for zero-shot)", feature_dim=768,
     taps=VIT_TAPS,
     components=(
@@ -39,6 +44,5 @@ CHEXZERO = EncoderConfig(
           "(Tiu et al., Nature Biomedical Engineering 2022)",
     license="MIT", source="the Google Drive folder linked in github.com/rajpurkarlab/CheXzero (README, 'Model Checkpoints')",
     notes="any of the ten ensemble files loads the same way (pass it with --checkpoint); the paper averages the ensemble. "
-          "Preprocessing differs from CheXzero's: it resizes its 320-px store bicubic (no crop), asgbench resizes the "
-          "letterboxed 256-px store bilinear",
+          "Its 320-px store is letterboxed with area averaging where CheXzero's h5 used Lanczos",
 )

@@ -3,6 +3,9 @@ from asgbench.encoders.config import HALF, EncoderConfig, InputSpec
 
 from baselines.common import RESNET_TAPS, backbone, bert, linear, parameters
 
+# GLoRIA's test transform: cv2 grayscale read, longest side to 256 (INTER_AREA) and zero-padded (gloria/models/
+# gloria_model.py:248-263, 294; configs/chexpert_classification_config.yaml:39 imsize 256), CenterCrop(224), ToTensor,
+# Normalize "half" = 0.5/0.5 (gloria/builder.py:174-183; the same config's transforms, lines 41-44).
 GLORIA = EncoderConfig(
     name="gloria", order=80, architecture="resnet50", backbone_options={"upsample_to": 299, "local": "layer3"},
     input=InputSpec(224, HALF, HALF),

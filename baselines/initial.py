@@ -4,6 +4,7 @@ from asgbench.encoders.config import HALF, IMAGENET_MEAN, IMAGENET_STD, INIT, En
 from baselines.common import RESNET_TAPS, VIT_TAPS, backbone
 
 
+# No authors' transform: MGCA/ASG's (letterbox 256, centre crop 224), the initialisations those models start from.
 def _random(name: str, order: int, architecture: str, dim: int, taps: tuple[str, ...], **options) -> EncoderConfig:
     return EncoderConfig(
         name=name, order=order, group=INIT, architecture=architecture, backbone_options=options, input=InputSpec(224, HALF, HALF),

@@ -10,6 +10,15 @@ SOURCE = "the Google Drive / Baidu links in the KAD README (github.com/xiaoman-z
 PAPER = "Knowledge-enhanced visual-language pre-training on chest radiology images (Zhang et al., Nat. Commun. 2023)"
 
 
+def _input(size: int, store: int) -> InputSpec:
+    """KAD's test transform (A3_CLIP/dataset/test_dataset.py): PIL image converted to RGB, Resize to img_res with PIL
+    BICUBIC, ToTensor, ImageNet Normalize. CheXpert's script resizes both sides, [img_res, img_res] (lines 62-67, a
+    stretch); ChestX-ray14's resizes the shorter side (lines 34-39), the same on its square originals. img_res is 512
+    for KAD-512 (A3_CLIP/configs/Res_train_test.yaml:18): read from a 512 store decoded from the original files."""
+    return InputSpec(size, IMAGENET_MEAN, IMAGENET_STD, crop=False, geometry="stretch", filter="bicubic", antialias=True,
+                     store=store)
+
+
 def _text_and_queries() -> tuple:
     return (
         parameters(("image_encoder",), "res_l", "patch_projection", renames=((r"^", "res_l"),)),
@@ -24,7 +33,7 @@ def _text_and_queries() -> tuple:
 
 KAD = EncoderConfig(
     name="kad", order=120, architecture="resnet50",
-    input=InputSpec(512, IMAGENET_MEAN, IMAGENET_STD, crop=False),
+    input=_input(512, 512),
     feature="ResNet-50 layer4 global average pool at 512 px", feature_dim=2048, taps=RESNET_TAPS,
     components=(backbone(("image_encoder",), "resnet.", drop=(r"^fc\.",)),) + _text_and_queries(),
     zero_shot="kad", text_tower=TEXT, tokenizer=TOKENIZER, file_name="KAD_Models/KAD_512/best_valid.pt", paper=PAPER, license="MIT", source=SOURCE,
@@ -33,7 +42,7 @@ KAD = EncoderConfig(
 
 KAD_224 = EncoderConfig(
     name="kad-224", order=130, architecture="resnet50", backbone_options={"stop_after": "layer3"},
-    input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD, crop=False),
+    input=_input(224, 256),
     feature="ResNet-50 layer3 global average pool (KAD-224 ends at layer3)", feature_dim=1024, taps=RESNET_TAPS_TO_LAYER3,
     components=(backbone(("image_encoder",), "res_features.", renames=SEQUENTIAL_RESNET),) + _text_and_queries(),
     zero_shot="kad", text_tower=TEXT, tokenizer=TOKENIZER, file_name="KAD_Models/KAD_224/best_valid.pt", paper=PAPER, license="MIT", source=SOURCE,

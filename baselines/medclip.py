@@ -4,6 +4,10 @@ from asgbench.encoders.config import EncoderConfig, InputSpec
 from baselines.common import RESNET_TAPS, backbone, bert, linear, logit_scale
 
 MEDCLIP_NORM = (0.5862785803043838,) * 3, (0.27950088968644304,) * 3
+# MedCLIPFeatureExtractor (medclip/dataset.py:30-41 defaults, 107-118 steps, 134-141 pad_img): the grayscale image
+# zero-padded to a centred square, resized to 224 with PIL BICUBIC, CenterCrop(224) (a no-op on the square), one-channel
+# Normalize with IMG_MEAN / IMG_STD (medclip/constants.py:7-9), repeated to 3 channels (dataset.py:447).
+MEDCLIP_INPUT = InputSpec(224, MEDCLIP_NORM[0], MEDCLIP_NORM[1], crop=False, filter="bicubic", antialias=True)
 TEXT = "Bio_ClinicalBERT + linear projection to 512; mean of hidden states 1, 2 and last"
 # transformers 4.2x Swin parameter names (the release) -> transformers 5 names
 SWIN_4_TO_5 = (
@@ -16,7 +20,7 @@ SWIN_4_TO_5 = (
 
 MEDCLIP_R50 = EncoderConfig(
     name="medclip-r50", order=100, architecture="resnet50",
-    input=InputSpec(224, MEDCLIP_NORM[0], MEDCLIP_NORM[1], crop=False),
+    input=MEDCLIP_INPUT,
     feature="ResNet-50 layer4 global average pool (the 512-d fc projection is kept for zero-shot)", feature_dim=2048,
     taps=RESNET_TAPS,
     components=(
@@ -33,7 +37,7 @@ MEDCLIP_R50 = EncoderConfig(
 
 MEDCLIP_VIT = EncoderConfig(
     name="medclip-vit", order=110, architecture="swin_tiny",
-    input=InputSpec(224, MEDCLIP_NORM[0], MEDCLIP_NORM[1], crop=False),
+    input=MEDCLIP_INPUT,
     feature="Swin-Tiny pooled output", feature_dim=768, taps=("stage0", "stage1", "stage2", "stage3"),
     components=(
         backbone((), "vision_model.model.", renames=SWIN_4_TO_5, drop=(r"relative_position_index$",)),

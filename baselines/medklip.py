@@ -3,9 +3,15 @@ from asgbench.encoders.config import IMAGENET_MEAN, IMAGENET_STD, EncoderConfig,
 
 from baselines.common import RESNET_TAPS_TO_LAYER3, SEQUENTIAL_RESNET, backbone, parameters
 
+# MedKLIP's test transform (Sample_zero-shot_Classification_CXR14/dataset/dataset.py:30, 41-45, 50): PIL image
+# converted to RGB, transforms.Resize([224, 224]) (both sides: a non-square image is stretched; torchvision's default
+# bilinear, PIL's antialiased resize), ToTensor, ImageNet Normalize. The fine-tuning sample does the same
+# (Sample_Finetuning_SIIMACR/I1_classification/dataset/dataset_siim_acr.py:49-52).
+MEDKLIP_INPUT = InputSpec(224, IMAGENET_MEAN, IMAGENET_STD, crop=False, geometry="stretch", antialias=True)
+
 MEDKLIP = EncoderConfig(
     name="medklip", order=90, architecture="resnet50", backbone_options={"stop_after": "layer3"},
-    input=InputSpec(224, IMAGENET_MEAN, IMAGENET_STD, crop=False),
+    input=MEDKLIP_INPUT,
     feature="ResNet-50 layer3 global average pool (the released network ends at layer3)", feature_dim=1024,
     taps=RESNET_TAPS_TO_LAYER3,
     components=(

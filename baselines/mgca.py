@@ -25,11 +25,16 @@ def mgca_components(image_prefix: str = "img_encoder_q.", text_prefix: str = "te
     )
 
 
+# MGCA's evaluation transform: longest side to 256 (cv2 INTER_AREA), zero-padded to 256x256 (mgca/datasets/utils.py:28-85,
+# classification_dataset.py:29 imsize=256), CenterCrop(224), ToTensor, Normalize(0.5, 0.5) (mgca/datasets/transforms.py:17-21).
+# The store's letterbox averages areas as INTER_AREA does; the short side is rounded where MGCA truncates it.
+MGCA_INPUT = InputSpec(224, HALF, HALF)
+
 MGCA_IGNORED = ((STATE, r"^(patch_local_atten_layer|word_local_atten_layer|prototype_layer)\.", "pre-training only (attention, prototypes)"),)
 
 MGCA_R50 = EncoderConfig(
     name="mgca-r50", order=140, architecture="resnet50", backbone_options={"upsample_to": 299, "local": "layer3"},
-    input=InputSpec(224, HALF, HALF),
+    input=MGCA_INPUT,
     feature="ResNet-50 layer4 global average pool (input upsampled to 299 inside the encoder)", feature_dim=2048,
     taps=RESNET_TAPS, components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", text_positions=POSITIONS,
     file_name="resnet_50.ckpt",
@@ -38,7 +43,7 @@ MGCA_R50 = EncoderConfig(
 
 MGCA_VIT = EncoderConfig(
     name="mgca-vit", order=160, architecture="vit_base_patch16", backbone_options={"pool": "token"},
-    input=InputSpec(224, HALF, HALF),
+    input=MGCA_INPUT,
     feature="ViT-B/16 [CLS] token after the final LayerNorm", feature_dim=768, taps=VIT_TAPS,
     components=mgca_components(), zero_shot="cosine", text_tower=TEXT, tokenizer="Bio_ClinicalBERT", text_positions=POSITIONS,
     file_name="vit_base.ckpt",

@@ -61,11 +61,16 @@ def random_state(manifest: dict, seed: int = 0) -> dict:
     return root
 
 
-def write_checkpoint(manifest: dict, folder: Path, seed: int = 0) -> Path:
-    """The release's file (named as the release names it) under ``folder``, with seeded random values."""
+def write_checkpoint(manifest: dict, folder: Path, seed: int = 0, objects: dict | None = None) -> Path:
+    """The release's file (named as the release names it) under ``folder``, with seeded random values.
+
+    ``objects`` are the release's non-tensor entries at the top of the file (a Lightning ``hyper_parameters``
+    config, MRM's ``args``): manifests list tensors only, and these objects decide how a file must be unpickled.
+    """
     path = folder / manifest["file"]
     path.parent.mkdir(parents=True, exist_ok=True)
     state = random_state(manifest, seed)
+    state.update(objects or {})
     if manifest.get("format", "torch") == "zip":
         buffer = io.BytesIO()
         torch.save(state, buffer)

@@ -1,16 +1,21 @@
-"""`asgbench demo --quick` end to end on the tiny suite, reuse on a second run, and the acceptance checks."""
+"""`asgbench demo --quick` end to end on the tiny suite, reuse on a second run, and the acceptance checks as
+paired differences from per-image outputs, on result files built so that each claim's answer is known."""
 from __future__ import annotations
 
 import shutil
 import tempfile
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from asgbench.demo import run_demo
 from asgbench.demo.plan import FULL, QUICK
 from asgbench.demo.report import acceptance
-from asgbench.tables import RUN_COLUMNS
+from asgbench.results import load_results, read_predictions
+from asgbench.tables import collect, run_outputs
+from asgbench.tasks.paired import ScoredImages, paired_difference
+from result_files import make_result, write_scored_run
 
 README = """# project
 
@@ -57,7 +62,16 @@ def test_quick_demo_pretrains_sweeps_and_renders_then_reuses_everything(tiny_sui
     seg = runs[runs["task"] == "siim-seg"]
     assert set(seg["eval_protocol"]) == {"segmentation-demo"}
     assert "IRA+ARSA+IRL+ERL (rules)" in (results / "ablation.md").read_text()
-    assert len(checks) == 4 and all(isinstance(check.holds, bool) for check in checks)
+    # every claim was computed from the runs' per-image outputs, and holds exactly when its interval is above 0
+    assert len(checks) == 4 and all(check.interval is not None for check in checks)
+    assert [check.holds for check in checks] == [check.interval[0] > 0 for check in checks]
+    # a case whose answer is known, on these real runs: random init against itself gains exactly nothing
+    stored = list(load_results(workdir / "runs-quick"))
+    itself = acceptance(collect(stored), QUICK, {"full": "asg-r18.random", "random": "asg-r18.random"},
+                        run_outputs(stored, workdir / "runs-quick"))
+    compared = [check for check in itself if "random init" in check.claim]
+    assert len(compared) == 3 and all(check.difference == 0 and check.interval == (0.0, 0.0) and not check.holds
+                                      for check in compared)
     text = readme.read_text()
     assert "\nold\n" not in text and "text that stays" in text and "IRA+ARSA+IRL+ERL (rules)" in text
     assert "Demo plan `quick`" in text
@@ -86,35 +100,75 @@ def test_step_ledger_keeps_the_time_of_the_last_run_that_did_work(tmp_path):
 
 
 NAMES = {"full": "asg-r18.full", "random": "asg-r18.random"}
+N = 400
 
 
-def _frame(rows: list[dict]) -> pd.DataFrame:
-    base = {column: "" for column in RUN_COLUMNS}
-    return pd.DataFrame([{**base, "headline": True, "draw": 0, "split_protocol": "asgbench-v1", **row} for row in rows])
+def _scored(targets: np.ndarray, scores: np.ndarray, prefix: str = "img") -> ScoredImages:
+    return ScoredImages(tuple(f"{prefix}{i:05d}" for i in range(N)), tuple(f"p{i // 2:05d}" for i in range(N)),
+                        targets.astype(np.int8), scores.astype(np.float32))
 
 
-def test_acceptance_compares_full_asg_with_random_init_by_confidence_interval():
-    rows = []
-    for seed in (0, 1):
-        rows += [
-            {"run_id": f"a{seed}", "model": "asg-r18.full", "task": "rsna-lp", "fraction": 1, "seed": seed, "metric": "auc",
-             "value": 0.80, "ci_low": 0.72, "ci_high": 0.88},
-            {"run_id": f"b{seed}", "model": "asg-r18.random", "task": "rsna-lp", "fraction": 1, "seed": seed, "metric": "auc",
-             "value": 0.55, "ci_low": 0.45, "ci_high": 0.65},
-            {"run_id": f"c{seed}", "model": "asg-r18.full", "task": "nih-lp", "fraction": 1, "seed": seed, "metric": "auc",
-             "value": 0.60, "ci_low": 0.52, "ci_high": 0.68},
-            {"run_id": f"d{seed}", "model": "asg-r18.random", "task": "nih-lp", "fraction": 1, "seed": seed, "metric": "auc",
-             "value": 0.55, "ci_low": 0.47, "ci_high": 0.63},
-        ]
-    rows += [{"run_id": "e", "model": "asg-r18.full", "task": "rsna-zs", "fraction": 100, "seed": 0, "metric": "auc",
-              "value": 0.7, "ci_low": 0.49, "ci_high": 0.8},
-             {"run_id": "f", "model": "asg-r18.full", "task": "siim-seg", "fraction": 1, "seed": 0, "metric": "dice",
-              "value": 0.3, "ci_low": 0.2, "ci_high": 0.4},
-             {"run_id": "g", "model": "asg-r18.random", "task": "siim-seg", "fraction": 1, "seed": 0, "metric": "dice",
-              "value": 0.2, "ci_low": 0.1, "ci_high": 0.3}]
-    checks = {check.claim.split(" ")[0].rstrip(":"): check for check in acceptance(_frame(rows), FULL, NAMES)}
-    assert checks["rsna-lp"].holds and "80.0 [72.0–88.0] vs 55.0 [45.0–65.0]" == checks["rsna-lp"].measured
-    assert not checks["nih-lp"].holds                       # higher, but the intervals overlap
-    assert checks["siim-seg"].holds
-    assert not checks["rsna-zs"].holds                      # the interval still contains 0.5
-    assert set(checks) == {"rsna-lp", "nih-lp", "siim-seg", "rsna-zs"}   # tasks without runs are not judged
+def _acceptance_runs(folder) -> list[dict]:
+    """Full ASG and random init on the same test images, built so that each claim's answer is known."""
+    rng = np.random.default_rng(0)
+    truth = (rng.random((N, 1)) < 0.4).astype(np.int8)
+    results = []
+
+    def write(model: str, task: str, fraction: int, seed: int, images: ScoredImages) -> None:
+        results.append(write_scored_run(folder, make_result(model, task, fraction, seed, 0.5), images))
+
+    # rsna-lp: full ASG is random init's scores moved slightly towards the truth on every image: a small gain
+    # that each run's own CI cannot separate but the paired difference can
+    base = truth + 1.5 * rng.standard_normal((N, 1))
+    write("asg-r18.random", "rsna-lp", 1, 0, _scored(truth, base))
+    write("asg-r18.full", "rsna-lp", 1, 0, _scored(truth, base + 0.12 * (2 * truth - 1)))
+    # covidx-lp, three seeds: full ASG puts a few more images right than wrong: higher, not significantly
+    classes = rng.integers(0, 3, N)
+    onehot = np.eye(3)[classes]
+    for seed in range(3):
+        noise = rng.standard_normal((N, 3))
+        worse = noise + 0.9 * onehot
+        better = worse.copy()
+        changed = rng.choice(N, 40, replace=False)              # 24 images put right, 16 put wrong
+        better[changed[:24]] += 3 * onehot[changed[:24]]
+        better[changed[24:]] -= 3 * onehot[changed[24:]]
+        write("asg-r18.random", "covidx-lp", 1, seed, _scored(onehot, worse, "cxr"))
+        write("asg-r18.full", "covidx-lp", 1, seed, _scored(onehot, better, "cxr"))
+    # siim-seg: the same per-image Dice for both: no gain at all
+    dice = ScoredImages(tuple(f"siim{i:05d}" for i in range(N)), tuple(f"q{i:05d}" for i in range(N)),
+                        np.zeros((N, 0), np.int8), rng.random((N, 1)).astype(np.float32))
+    write("asg-r18.full", "siim-seg", 1, 0, dice)
+    write("asg-r18.random", "siim-seg", 1, 0, dice)
+    # rsna-zs: scores unrelated to the truth: AUC near chance
+    write("asg-r18.full", "rsna-zs", 100, 0, _scored(truth, rng.standard_normal((N, 1))))
+    # nih-lp: random init's result came without predictions: the claim cannot be computed
+    results.append(make_result("asg-r18.random", "nih-lp", 1, 0, 0.55))
+    labels = (rng.random((N, 14)) < 0.3).astype(np.int8)
+    write("asg-r18.full", "nih-lp", 1, 0, _scored(labels, labels + rng.standard_normal((N, 14))))
+    return results
+
+
+def test_acceptance_claims_are_paired_differences_that_hold_only_when_their_interval_says_so(tmp_path):
+    results = _acceptance_runs(tmp_path)
+    checks = {check.claim.split(" ")[0].rstrip(":"): check
+              for check in acceptance(collect(results), FULL, NAMES, run_outputs(results, tmp_path))}
+    assert set(checks) == {"rsna-lp", "covidx-lp", "siim-seg", "rsna-zs", "nih-lp"}   # no runs, no claim
+    assert {task: check.holds for task, check in checks.items()} == \
+        {"rsna-lp": True, "covidx-lp": False, "siim-seg": False, "rsna-zs": False, "nih-lp": False}
+
+    by_model = {(r["spec"]["model"], r["task"]["name"]): r for r in results if r["spec"]["seed"] == 0}
+    rsna = [by_model[(model, "rsna-lp")] for model in ("asg-r18.full", "asg-r18.random")]
+    full, untrained = (ScoredImages.from_predictions(read_predictions(tmp_path, r["run_id"]), r) for r in rsna)
+    paired = paired_difference("auc", full, untrained)          # the single-run comparison the regression gate uses
+    assert checks["rsna-lp"].difference == pytest.approx(paired.difference, abs=1e-12)
+    assert checks["rsna-lp"].interval == pytest.approx(paired.interval(), abs=1e-12)
+    assert checks["rsna-lp"].interval[0] > 0
+    # what "95 % CIs apart" said before: the runs' own intervals overlap, so it would not have held
+    assert rsna[0]["headline"]["ci95"][0] < rsna[1]["headline"]["ci95"][1]
+    assert checks["rsna-lp"].measured.startswith(f"{100 * paired.difference:+.1f} [")
+
+    covidx = checks["covidx-lp"]
+    assert covidx.difference > 0 and covidx.interval[0] < 0 < covidx.interval[1]      # ahead, not significantly
+    assert checks["siim-seg"].difference == 0 and checks["siim-seg"].interval == (0.0, 0.0)
+    assert checks["rsna-zs"].interval[0] < 0 < checks["rsna-zs"].interval[1]          # chance is inside the CI
+    assert checks["nih-lp"].interval is None and "no per-image outputs" in checks["nih-lp"].measured

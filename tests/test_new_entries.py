@@ -8,6 +8,7 @@ tokenizer; BiomedCLIP's hf-hub folder gets the manifest's ``open_clip_config.jso
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,8 @@ def biovil(tmp_path_factory):
     missing, unexpected = text_model.load_state_dict(torch.load(text_weights, weights_only=True), strict=False)
     assert set(unexpected) <= {"bert.embeddings.position_ids"} and set(missing) <= {"cls.predictions.decoder.weight",
                                                                                      "cls.predictions.decoder.bias"}
-    return create_encoder("biovil", path), text_weights.parent, image_model.eval(), text_model.eval(), inputs
+    yield create_encoder("biovil", path), text_weights.parent, image_model.eval(), text_model.eval(), inputs
+    shutil.rmtree(folder, ignore_errors=True)  # full-size files: gone once their tests are done
 
 
 def test_biovil_loads_strictly_and_matches_hi_ml_image_model(biovil):
@@ -158,13 +160,15 @@ def test_biovil_zero_shot_matches_hi_ml_inference_engine(biovil, family):
 
 @pytest.fixture(scope="module")
 def chexzero(tmp_path_factory):
-    path = write_checkpoint(load_manifest("chexzero"), tmp_path_factory.mktemp("chexzero"), seed=0)
+    folder = tmp_path_factory.mktemp("chexzero")
+    path = write_checkpoint(load_manifest("chexzero"), folder, seed=0)
     state = torch.load(path, weights_only=True)
     state["logit_scale"] = torch.tensor(4.6052)      # a trained CLIP's log(100): CheXzero's rule must not use it
     torch.save(state, path)
     model = open_clip.create_model("ViT-B-32-quickgelu", pretrained=None)
     model.load_state_dict(torch.load(path, weights_only=True), strict=True)
-    return create_encoder("chexzero", path), model.eval()
+    yield create_encoder("chexzero", path), model.eval()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_chexzero_loads_strictly_and_matches_open_clip_encode_image(chexzero):
@@ -239,7 +243,8 @@ def biomedclip(tmp_path_factory):
     state = dict(state)
     del state["text.transformer.embeddings.position_ids"]
     model.load_state_dict(state, strict=True)
-    return create_encoder("biomedclip", path), path, model.eval(), inputs
+    yield create_encoder("biomedclip", path), path, model.eval(), inputs
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_biomedclip_loads_strictly_from_its_folder_and_matches_open_clip(biomedclip):

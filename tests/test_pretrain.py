@@ -153,7 +153,12 @@ def test_a_killed_and_resumed_run_ends_with_the_same_weights(annotations, tmp_pa
     process.wait()
     killed_at = torch.load(resumed / "state.pt", weights_only=True)["epoch"]
     assert killed_at < 4
+    # nothing that looks like a finished model: the best-so-far waits in a hidden folder beside the state
+    assert not list(resumed.glob("*.safetensors")) and list((resumed / ".best").glob("*.safetensors"))
     assert main([*train_args(annotations, resumed, *epochs), "--resume"]) == 0
+    assert (resumed / "asg-tiny.safetensors").is_file() and (resumed / "asg-tiny.json").is_file()
+    seconds = [float(row["seconds"]) for row in _history(resumed)]
+    assert len(seconds) == 4 and seconds == sorted(seconds)   # the resumed epochs add to the killed attempt's time
 
     a = torch.load(straight / "state.pt", weights_only=True)
     b = torch.load(resumed / "state.pt", weights_only=True)

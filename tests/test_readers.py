@@ -151,3 +151,17 @@ def test_mimic_gzipped_csvs_and_optional_split(copy_dataset):
     assert frame["report"].str.match(r"files/p1\d/p1\d{7}/s5\d{7}\.txt").all()
     assert set(frame.loc[frame["frontal"], "view"]) <= {"PA", "AP"}
     assert any("split" in note for note in index.notes)
+
+
+def test_a_csv_saved_as_utf16_or_with_a_utf8_mark_reads_as_utf8(copy_dataset):
+    """Spreadsheet programs save "Unicode text" as UTF-16 and "CSV UTF-8" with a byte-order mark."""
+    root = copy_dataset("rsna")
+    labels = next(root.glob("stage_2_train_labels.csv"))
+    expected = read_index("rsna", root).frame
+    text = labels.read_text(encoding="utf-8")
+    for encoding in ("utf-16", "utf-8-sig"):
+        labels.write_bytes(text.encode(encoding))
+        pd.testing.assert_frame_equal(read_index("rsna", root).frame, expected)
+    labels.write_bytes(text.encode("utf-8") + b"\xff\xfe\xfa")
+    with pytest.raises(DataLayoutError, match="stage_2_train_labels.csv: not UTF-8 or UTF-16 text .*save the CSV as UTF-8"):
+        read_index("rsna", root)

@@ -8,13 +8,16 @@ project, on the same seeded files: MRM's fine-tuning feature and MGCA's text tow
 """
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 from asgbench.encoders import MODELS, create_encoder
+from asgbench.encoders.checkpoint_io import file_sha256
 from asgbench.encoders.loading import _container, map_keys
 from asgbench.encoders.config import EncoderConfig
 from release_manifest import MANIFESTS, load_manifest, random_state, write_checkpoint
@@ -37,22 +40,71 @@ def _mrm_input() -> torch.Tensor:
     return (torch.arange(2 * 3 * 224 * 224, dtype=torch.float64) * 0.001).sin().reshape(2, 3, 224, 224).float()
 
 
+def _lightning(hyper_parameters) -> dict:
+    """What a Lightning checkpoint carries beside its ``state_dict``."""
+    return {"epoch": 12, "global_step": 4200, "hyper_parameters": hyper_parameters,
+            "optimizer_states": [{"state": {}, "param_groups": [{"lr": 2e-5}]}], "lr_schedulers": [{"last_epoch": 12}]}
+
+
+def release_objects(name: str) -> dict:
+    """The non-tensor entries each release pickles beside its tensors (config objects need placeholders)."""
+    from omegaconf import OmegaConf
+
+    if name == "gloria":
+        return _lightning(OmegaConf.create({"model": {"vision": {"model_name": "resnet_50"}}}))
+    if name.startswith("mgca"):
+        return _lightning(argparse.Namespace(img_encoder="vit_base" if name == "mgca-vit" else "resnet_50", emb_dim=128))
+    if name.startswith("asg"):
+        return _lightning({"img_encoder": "vit_base" if name == "asg-vit" else "resnet_50", "lambda_irl": 5.0})
+    if name == "mrm":
+        return {"optimizer": {}, "epoch": 200, "args": argparse.Namespace(model="mrm", mask_ratio=0.75)}
+    if name == "convirt":
+        return {"optimizer": {}, "config": OmegaConf.create({"name": "convirt"}), "__version__": "1.3.2"}
+    return {}
+
+
+PLACEHOLDERS = {
+    "gloria": "omegaconf.dictconfig.DictConfig", "mgca-r50": "argparse.Namespace", "mgca-vit": "argparse.Namespace",
+    "mrm": "argparse.Namespace", "convirt": "omegaconf.dictconfig.DictConfig",
+}
+ZERO_SHOT_PARTS = {
+    "gloria": {"text", "image_global_projection", "image_local_projection"},
+    "mgca-r50": {"text", "image_global_projection", "text_global_projection"},
+    "mgca-vit": {"text", "image_global_projection", "text_global_projection"},
+    "asg-vit": {"text", "image_global_projection", "text_global_projection"},
+    "medclip-r50": {"text", "image_projection", "text_projection", "logit_scale"},
+    "medclip-vit": {"text", "image_projection", "text_projection", "logit_scale"},
+    "kad": {"text", "text_mlp", "query_decoder", "patch_projection"},
+    "kad-224": {"text", "text_mlp", "query_decoder", "patch_projection"},
+    "medklip": {"query_decoder"},
+}
+# what the report says it skipped on purpose, per release
+IGNORED = {"kad": "duplicate", "kad-224": "duplicate", "mrm": "pre-training only", "asg-vit": "pre-training only",
+           "mgca-vit": "pre-training only", "convirt": "text tower"}
+
+
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
-    """One seeded checkpoint per manifest, written once for the module."""
+    """Seeded checkpoints from the manifests, the two last asked for kept on disk (they are full-size files)."""
     folder = tmp_path_factory.mktemp("releases")
     cache: dict[str, Path] = {}
 
     def write(name: str) -> Path:
-        if name not in cache:
-            manifest = load_manifest(name)
-            cache[name] = write_checkpoint(manifest, folder / name, seed=0)
-            if "config_file" in manifest:  # a release that is a folder with its config beside the weights
-                beside = manifest["config_file"]
-                (cache[name].parent / beside["name"]).write_text(json.dumps(beside["content"], indent=2))
+        if name in cache:
+            cache[name] = cache.pop(name)  # most recently used last
+            return cache[name]
+        while len(cache) >= 2:
+            shutil.rmtree(folder / next(iter(cache)), ignore_errors=True)
+            del cache[next(iter(cache))]
+        manifest = load_manifest(name)
+        cache[name] = write_checkpoint(manifest, folder / name, seed=0, objects=release_objects(name))
+        if "config_file" in manifest:  # a release that is a folder with its config beside the weights
+            beside = manifest["config_file"]
+            (cache[name].parent / beside["name"]).write_text(json.dumps(beside["content"], indent=2))
         return cache[name]
 
-    return write
+    yield write
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_own_exports_are_not_releases():
@@ -71,6 +123,7 @@ def test_release_loads_strictly_from_its_manifest(written, name):
     path = written(name)
     encoder = create_encoder(name, checkpoint=path)
     report = encoder.report
+    assert report.sha256 == file_sha256(path)
     # strict: every declared component loaded, nothing missing or unexpected, no key of the file left unused
     assert {c.name for c in report.components} == {c.name for c in config.components}
     for component in report.components:
@@ -89,6 +142,19 @@ def test_release_loads_strictly_from_its_manifest(written, name):
     with torch.no_grad():
         features = encoder.encode(encoder.preprocess(torch.full((1, 256, 256), 128, dtype=torch.uint8)))
     assert features.global_feature.shape == (1, config.feature_dim)
+    assert len(encoder.pyramid(encoder.preprocess(torch.zeros((1, 256, 256), dtype=torch.uint8)))) == len(config.taps)
+    # optional parts: loaded where the release has them, so zero-shot stays enabled
+    assert ZERO_SHOT_PARTS.get(name, set()) <= {c.name for c in report.components if c.loaded}
+    assert encoder.has("zero-shot") == (config.zero_shot is not None)
+    # config objects pickled beside the tensors load as placeholders, without running the release's code
+    if name in PLACEHOLDERS:
+        assert PLACEHOLDERS[name] in report.placeholders, report.placeholders
+    if name in IGNORED:
+        assert any(IGNORED[name] in why for why in report.ignored), report.ignored
+    text = next((c for c in report.components if c.name == "text"), None)
+    if name in ("mgca-r50", "mgca-vit"):  # BLIP's BERT: no token types, a cross-attention block per layer
+        assert text.zero_filled == ["embeddings.token_type_embeddings.weight"]
+        assert any("crossattention" in k for k in text.dropped)
 
 
 def test_every_manifest_names_an_entry():

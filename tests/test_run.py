@@ -96,22 +96,97 @@ def test_segmentation_tasks_run(workspace, capsys, model, task, decoder):
     assert result["selection"]["decoder"] == decoder
     assert result["eval_protocol"]["params"]["max_epochs"] == 2 and "max_epochs=2" in result["spec"]["overrides"]
     predictions = read_predictions(workspace["out"], result["run_id"])
-    assert np.all((predictions["dice"] >= 0) & (predictions["dice"] <= 1))
-    assert result["metrics"]["dice"]["value"] == pytest.approx(predictions["dice"].mean())
-
-
-def test_masks_follow_the_letterbox(tiny_suite, tmp_path):
+    # Dice again from the stored pixel counts, by the MGCA rule (both masks empty: 1), and the mean over images
+    truth, predicted, both = (predictions[c].to_numpy(dtype=float) for c in ("true_pixels", "predicted_pixels", "intersection"))
+    assert np.all(both <= np.minimum(truth, predicted))
+    expected = np.where(truth + predicted == 0, 1.0, 2 * both / np.maximum(truth + predicted, 1))
+    assert predictions["dice"].to_numpy() == pytest.approx(expected, abs=1e-9)
+    assert result["metrics"]["dice"]["value"] == pytest.approx(expected.mean(), abs=1e-9)
+    # the truth counted is the test list's: an image labelled with the finding has mask pixels, the others none
     from asgbench.tasks.data import load_task_data
     from asgbench.tasks.specs import TASKS
 
-    for task_name in ("siim-seg", "rsna-seg"):
-        data = load_task_data(TASKS.get(task_name), data_root=tiny_suite, cache_dir=tmp_path)
-        rows = data.splits["train"].rows
-        masks = data.masks("train")
-        positive = rows["Pneumothorax" if task_name == "siim-seg" else "Pneumonia"].fillna(0).to_numpy() == 1
-        assert masks.shape[1:] == (256, 256)
-        assert np.all(masks[positive].reshape(positive.sum(), -1).sum(1) > 0)
-        assert np.all(masks[~positive].sum() == 0)
+    data = load_task_data(TASKS.get(task), data_root=workspace["suite"], cache_dir=workspace["cache"])
+    labels = data.splits["test"].rows.set_index("image_id")[data.task.labels[0]].fillna(0)
+    assert list(predictions["image_id"]) == data.splits["test"].image_ids
+    assert np.array_equal(truth > 0, labels.loc[predictions["image_id"]].to_numpy() == 1)
+    assert 0 < (truth > 0).sum() < len(truth)                # both kinds of image are in the test list
+
+
+def _write_plain_dicom(path: Path, pixels: np.ndarray) -> None:
+    """Replace a DICOM's image by ``pixels`` (uint8, MONOCHROME2, uncompressed, no window to apply)."""
+    import pydicom
+
+    dataset = pydicom.dcmread(path)
+    for keyword in ("WindowCenter", "WindowWidth", "VOILUTSequence", "RescaleSlope", "RescaleIntercept"):
+        if keyword in dataset:
+            delattr(dataset, keyword)
+    dataset.set_pixel_data(pixels.astype(np.uint8), photometric_interpretation="MONOCHROME2", bits_stored=8)
+    dataset.save_as(path, enforce_file_format=True)
+
+
+SHAPES = ((600, 1000), (1000, 640))    # landscape and portrait originals: the letterbox pads rows, then columns
+
+
+def test_masks_lie_on_the_pixels_of_their_finding_after_the_letterbox(tiny_suite, tmp_path):
+    """Every training image is rewritten as a non-square original that is bright exactly where its annotation
+    (SIIM run-length mask, RSNA box) says the finding is; after decoding, letterboxing and mask building the
+    bright pixels of each stored image and its mask must coincide. A mask shifted by the padding, transposed,
+    scaled to the wrong side or read in the wrong run-length order misses its bright region."""
+    import shutil
+
+    from asgbench.data.masks import rle_encode
+    from asgbench.tasks.data import load_task_data
+    from asgbench.tasks.specs import TASKS
+
+    for name in ("siim", "rsna", "splits"):
+        shutil.copytree(tiny_suite / name, tmp_path / name)
+    rng = np.random.default_rng(0)
+    for task_name, label in (("siim-seg", "Pneumothorax"), ("rsna-seg", "Pneumonia")):
+        task = TASKS.get(task_name)
+        rows = load_task_data(task, data_root=tmp_path, cache_dir=tmp_path / "before").splits["train"].rows
+        root = tmp_path / task.dataset
+        annotations = []
+        for k, row in enumerate(rows.itertuples(index=False)):
+            height, width = SHAPES[k % 2]
+            bright = np.zeros((height, width), np.uint8)
+            if getattr(row, label) == 1:
+                top, left = int(rng.uniform(0.1, 0.5) * height), int(rng.uniform(0.1, 0.5) * width)
+                bottom, right = top + int(0.35 * height), left + int(0.3 * width)
+                if task_name == "siim-seg":                    # an ellipse in the box: not symmetric under transposing
+                    yy, xx = np.mgrid[:height, :width]
+                    cy, cx, ry, rx = (top + bottom) / 2, (left + right) / 2, (bottom - top) / 2, (right - left) / 2
+                    bright[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = 1
+                else:
+                    bright[top:bottom, left:right] = 1
+                annotations.append((row.image_id, rle_encode(bright) if task_name == "siim-seg" else
+                                    f"{left},{top},{right - left},{bottom - top},1"))
+            else:
+                annotations.append((row.image_id, "-1" if task_name == "siim-seg" else ",,,,0"))
+            _write_plain_dicom(root / row.path, 255 * bright)
+        if task_name == "siim-seg":
+            table = pd.read_csv(root / "train-rle.csv", skipinitialspace=True, dtype=str)
+            kept = [f"{i}, {e}" for i, e in table.itertuples(index=False) if i not in set(rows["image_id"])]
+            lines = ["ImageId, EncodedPixels", *kept, *(f"{i}, {e}" for i, e in annotations)]
+            (root / "train-rle.csv").write_text("\n".join(lines) + "\n")
+        else:
+            table = pd.read_csv(root / "stage_2_train_labels.csv", dtype=str, keep_default_na=False)
+            kept = [",".join(r) for r in table.itertuples(index=False) if r[0] not in set(rows["image_id"])]
+            lines = [",".join(table.columns), *kept, *(f"{i},{box}" for i, box in annotations)]
+            (root / "stage_2_train_labels.csv").write_text("\n".join(lines) + "\n")
+
+        data = load_task_data(task, data_root=tmp_path, cache_dir=tmp_path / "after")
+        ids = data.splits["train"].image_ids
+        masks, images = data.masks("train").astype(bool), data.store.batch(ids)
+        positive = data.splits["train"].rows[label].fillna(0).to_numpy() == 1
+        assert masks.shape == images.shape == (len(ids), 256, 256)
+        assert positive[0::2].any() and positive[1::2].any(), "both shapes need a finding"
+        for image_id, mask, image, finding in zip(ids, masks, images, positive):
+            shown = image > 127
+            assert mask.any() == finding and shown.any() == finding, image_id
+            if finding:
+                overlap = (mask & shown).sum() / (mask | shown).sum()
+                assert overlap > 0.95, f"{task_name} {image_id}: mask and finding overlap {overlap:.2f}"
 
 
 def test_feature_cache_is_shared_across_fractions_and_seeds_and_keyed_by_weights(workspace, capsys, small_asg, tmp_path):
@@ -184,7 +259,9 @@ def test_a_killed_run_leaves_no_result_and_the_next_run_resumes(workspace, tmp_p
     assert result["selection"]["resumed_from_epoch"] >= 1
     assert result["selection"]["epochs_run"] == 4
     assert not list((out / ".partial").glob("*.pt"))
-    assert isinstance(pd.read_parquet(out / f"{result['run_id']}.predictions.parquet"), pd.DataFrame)
+    predictions = pd.read_parquet(out / f"{result['run_id']}.predictions.parquet")
+    assert len(predictions) == result["counts"]["test"] and predictions["image_id"].is_unique
+    assert result["metrics"]["dice"]["value"] == pytest.approx(predictions["dice"].mean(), abs=1e-9)
 
 
 def assert_encoding_every_epoch_gives(reference: dict, workspace, capsys, monkeypatch, *args: str) -> None:

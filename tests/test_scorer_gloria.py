@@ -13,6 +13,7 @@ transform gives the same preprocessed tensor, checked there to 0.0), with the pr
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -84,7 +85,8 @@ def setup(tmp_path_factory):
     scorer = SCORERS.get("gloria").build(encoder, ScorerInputs(task.labels, prompts, "cpu"))
     with torch.inference_mode():
         scores = scorer.score(encoder.preprocess(fixed_images()) * INPUT_GAIN).numpy().astype(np.float64)
-    return encoder, scores
+    yield encoder, scores
+    shutil.rmtree(folder, ignore_errors=True)  # a full-size file: gone once the module is done
 
 
 def test_release_layout_loads_without_missing_or_unexpected_keys(setup):

@@ -68,7 +68,8 @@ def release(tmp_path_factory):
     texts = [LONG] + [p for name in ("rsna", "chexpert", "nih")
                       for c in _prompt_file("medclip", name)["classes"].values() for p in c["positive"]]
     train_wordpiece(texts, folder / "Bio_ClinicalBERT", vocab_size=1200)
-    return path
+    yield path
+    shutil.rmtree(folder, ignore_errors=True)  # a full-size file: gone once the module is done
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,8 @@ def vit_encoder(release, tmp_path_factory):
     folder = tmp_path_factory.mktemp("medclip-vit-release")
     path = write_checkpoint(load_manifest("medclip-vit"), folder, seed=0)
     shutil.copytree(release.parent / "Bio_ClinicalBERT", folder / "Bio_ClinicalBERT")
-    return create_encoder("medclip-vit", checkpoint=path)
+    yield create_encoder("medclip-vit", checkpoint=path)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ REFERENCE holds the scores that the authors' code (MedKLIP@8e60b03 Sample_zero-s
 MedKLIP(config, disease_book) with its own BertTokenizer, softmax, [:, mapping, 1]; KAD@591d999 A3_CLIP:
 ModelRes512 / ModelRes, CLP_clinical, TQN_Model, softmax(-1)[:, :, 1]) computed, in a scratch environment
 (torch 2.14.1, torchvision 0.29.1, transformers 4.30.2), on files written by these functions and on the
-preprocessed tensors of IMAGES below.
+tensors ``pixels`` below makes of IMAGES (the whole image resized bilinearly, ImageNet mean/std): the scorer is
+compared here, each model's own transform in tests/test_native_transforms.py.
 """
 from __future__ import annotations
 
@@ -141,6 +142,16 @@ def images() -> torch.Tensor:
     return (smooth[:, 0] * 255).round().to(torch.uint8)
 
 
+def pixels(images: torch.Tensor, size: int) -> torch.Tensor:
+    """The input the reference numbers were computed on: each uint8 image resized whole to ``size`` (bilinear,
+    no antialias), as three channels normalised by ImageNet's mean and std."""
+    x = torch.nn.functional.interpolate(images[:, None].float() / 255.0, size=(size, size), mode="bilinear",
+                                        align_corners=False).expand(-1, 3, -1, -1)
+    mean = torch.tensor((0.485, 0.456, 0.406)).view(1, 3, 1, 1)
+    std = torch.tensor((0.229, 0.224, 0.225)).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
 def scorer_for(encoder, dataset: str):
     task = TASK_SPECS.get(TASKS[dataset])
     entry = SCORERS.get(encoder.config.zero_shot)
@@ -163,7 +174,7 @@ def load(name: str, tmp_path, monkeypatch):
 def test_scores_are_the_authors(name, tmp_path, monkeypatch):
     encoder = load(name, tmp_path, monkeypatch)
     assert encoder.has("zero-shot")
-    batch = encoder.preprocess(images())
+    batch = pixels(images(), encoder.config.input.size)
     for dataset, expected in REFERENCE[name].items():
         with torch.inference_mode():
             scores = scorer_for(encoder, dataset).score(batch)

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from asgbench.results import read_result
+from asgbench.check import stored_runs
+from asgbench.results import load_results, read_result
 from asgbench.run import RunContext, RunSpec, resolve
 from asgbench.sweep import SweepSpec, expand
 
@@ -73,16 +74,23 @@ def test_a_failing_trial_is_recorded_and_the_others_finish(tiny_suite, tmp_path,
     env = ray_env
     # random-r18 has no text tower: its zero-shot trial fails, the three linear-probe trials must not care
     command = sweep_command(tiny_suite, out, cache, "--tasks", "rsna-lp,rsna-zs", "--fractions", "1,10,100")
+    run_id = resolve(RunSpec("random-r18", "rsna-lp", fraction=1), RunContext(data_root=tiny_suite)).run_id
+    # the record an earlier, failed attempt of a run left: it goes when the run succeeds
+    earlier = out / ".failed" / f"{run_id}.json"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text(json.dumps({"run_id": run_id, "error": "killed"}))
     finished = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
     assert finished.returncode == 1, finished.stderr[-3000:]
     assert len(list(out.glob("*.json"))) == 3
-    failures = list((out / "failed").glob("*.json"))
-    assert len(failures) == 1
+    failures = list((out / ".failed").glob("*.json"))
+    assert len(failures) == 1 and not earlier.exists()
     failure = json.loads(failures[0].read_text())
     assert "cannot run zero-shot" in failure["error"] and "rsna-zs" in failure["run_id"]
     assert "1 failed" in finished.stdout and "cannot run zero-shot" in finished.stdout
-    run_id = resolve(RunSpec("random-r18", "rsna-lp", fraction=1), RunContext(data_root=tiny_suite)).run_id
     assert (out / f"{run_id}.json").is_file()
+    # result readers never take a failure record for a result
+    assert len(list(load_results(out))) == 3
+    assert len(list(stored_runs(out))) == 3
 
 
 def test_runs_sharing_features_are_grouped_into_one_trial(tiny_suite):

@@ -14,83 +14,26 @@ import json
 import math
 import os
 import re
-from pathlib import Path
 
 import pytest
 
 from asgbench.encoders import MODELS
 from asgbench.errors import AsgbenchError, ConfigError
-from asgbench.results import upgrade, validate_result
 from asgbench.tables import (FORMATS, SECTIONS, aggregate, build_table, collect, label_efficiency_plot, markers,
                              objectives_label, render_table, render_tables, update_readme)
 from asgbench.tables.layout import BLOCK_TITLES, Column
 from asgbench.tables.model import Block, Cell, Row, Table
 from asgbench.tables.reported import REPORTED, reported_rows
+from result_files import GOLDEN, make_result
 
-GOLDEN = Path(__file__).parent / "golden"
-TEMPLATE = upgrade(json.loads((GOLDEN / "run-template.json").read_text()))
 EXTENSIONS = {"md": "md", "html": "html", "csv": "csv", "latex": "tex"}
 
-# task -> (dataset, kind, headline metric, evaluation protocol)
-TASKS = {
-    "nih-lp": ("nih", "linear_probe", "auc", "linear-probe"),
-    "chexpert-lp": ("chexpert", "linear_probe", "auc", "linear-probe"),
-    "rsna-lp": ("rsna", "linear_probe", "auc", "linear-probe"),
-    "covidx-lp": ("covidx", "linear_probe", "accuracy", "linear-probe"),
-    "rsna-zs": ("rsna", "zero_shot", "auc", "zero-shot"),
-    "nih-zs": ("nih", "zero_shot", "auc", "zero-shot"),
-    "siim-seg": ("siim", "segmentation", "dice", "segmentation"),
-    "rsna-seg": ("rsna", "segmentation", "dice", "segmentation"),
-}
-ARCHITECTURES = {"random-r50": "resnet50", "imagenet-r50": "resnet50", "convirt": "resnet50", "medklip": "resnet50",
-                 "mgca-r50": "resnet50", "asg-r50": "resnet50", "mrm": "vit_base_patch16",
-                 "mgca-vit": "vit_base_patch16", "asg-vit": "vit_base_patch16", "asg-r18": "resnet18", "kad": "resnet50",
-                 "medclip-vit": "swin_tiny", "random-vit-tiny": "vit_tiny_patch16"}
 BASE = {"random-r50": 0.55, "imagenet-r50": 0.68, "medklip": 0.72, "convirt": 0.74, "mgca-r50": 0.77,
         "asg-r50": 0.78, "mrm": 0.785, "mgca-vit": 0.79, "asg-vit": 0.80}
 FRACTION_GAIN = {1: 0.0, 10: 0.03, 100: 0.05}
 TASK_SHIFT = {"nih-lp": 0.0, "covidx-lp": 0.02, "rsna-lp": 0.06, "siim-seg": -0.10, "rsna-seg": -0.12,
               "rsna-zs": 0.04, "nih-zs": -0.03}
 ABLATION = {("ira",): 0.0, ("ira", "arsa"): 0.01, ("ira", "irl", "erl"): 0.015, ("ira", "arsa", "irl", "erl"): 0.03}
-
-
-@functools.lru_cache(maxsize=None)
-def table_metadata(model: str) -> dict:
-    """What ``run`` records about a registered encoder for tables (group, display name, order)."""
-    return MODELS.get(model).table_metadata()
-
-
-def make_result(model: str, task: str, fraction: int, seed: int, value: float, *, draw: int = 0,
-                provenance: dict | None = None, overrides: tuple[str, ...] = (), split_protocol: str = "asgbench-v1",
-                ci_halfwidth: float = 0.03, eval_protocol: str | None = None, architecture: str | None = None,
-                encoder_metadata: dict | None = None) -> dict:
-    """A schema-valid result: the template with the run's identity and numbers replaced. The encoder carries
-    ``encoder_metadata`` if given, else the registry's table metadata; ``{}`` makes a file from before those
-    fields existed."""
-    dataset, kind, metric, protocol = TASKS[task]
-    protocol = eval_protocol or protocol
-    result = copy.deepcopy(TEMPLATE)
-    variant = "-".join((provenance or {}).get("objectives", [])) + (provenance or {}).get("arsa_alignment", "")
-    result["run_id"] = f"{model}__{task}__f{fraction}-d{draw}-s{seed}__{variant or 'plain'}{len(overrides)}"
-    result["spec"].update(model=model, task=task, fraction=fraction, draw=draw, seed=seed,
-                          split_protocol=split_protocol, eval_protocol=protocol, overrides=list(overrides))
-    result["task"].update(name=task, dataset=dataset, kind=kind, metric=metric)
-    result["eval_protocol"]["name"] = protocol
-    result["splits"]["split_protocol"] = split_protocol
-    metadata = table_metadata(model.partition(".")[0]) if encoder_metadata is None else encoder_metadata
-    result["encoder"].update(name=model, architecture=architecture or ARCHITECTURES[model.partition(".")[0]],
-                             provenance=provenance or {}, **metadata)
-    ci95 = [max(0.0, value - ci_halfwidth), min(1.0, value + ci_halfwidth)]
-    result["headline"] = {"metric": metric, "value": value, "ci95": ci95}
-    result["metrics"] = {metric: {"value": value, "ci95": ci95}}
-    if kind == "zero_shot":
-        result["metrics"]["f1"] = {"value": value - 0.2, "ci95": [value - 0.25, value - 0.15]}
-        result["metrics"]["accuracy"] = {"value": value - 0.05, "ci95": [value - 0.1, value]}
-    elif metric == "auc":
-        result["metrics"]["accuracy"] = {"value": value - 0.1, "ci95": [value - 0.15, value - 0.05]}
-    result["per_class"] = {}
-    validate_result(result, result["run_id"])
-    return result
 
 
 def _value(model: str, task: str, fraction: int, offset: float = 0.0) -> float:

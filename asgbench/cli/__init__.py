@@ -17,8 +17,15 @@ Handler = Callable[[argparse.Namespace], int]
 VERB_GROUPS = (inventory, data, evaluate, report, pretrain, demo)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one line naming the command's help, instead of the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="asgbench",
         description="Benchmark, evaluation harness and pre-training kit for chest X-ray vision-language models.",
     )
@@ -42,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(exc).split())
         print(f"asgbench: error: {message}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:   # a folder or file the system refused (permissions, full disk): the input, not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"asgbench: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("asgbench: interrupted", file=sys.stderr)
         return 130

@@ -54,14 +54,15 @@ class ProgressBars:
         self.close()
 
 
-def csv_list(value: str | None, kind=str) -> tuple | None:
+def csv_list(value: str | None, kind=str, flag: str = "a list") -> tuple | None:
     """``"a,b"`` -> ``("a", "b")`` converted by ``kind``; None stays None (the flag was not given)."""
     if value is None:
         return None
     try:
         return tuple(kind(item.strip()) for item in str(value).split(",") if item.strip())
     except ValueError:
-        raise ConfigError(f"expected a comma-separated list of {kind.__name__}s, got {value!r}") from None
+        what = "whole numbers" if kind is int else f"{kind.__name__} values"
+        raise ConfigError(f"{flag}: expected comma-separated {what}, got {value!r}") from None
 
 
 def pairs(items: list[str] | None, flag: str) -> dict[str, str] | None:

@@ -112,9 +112,12 @@ def splits_verify(args: argparse.Namespace) -> int:
 
 
 def _split_protocol(args: argparse.Namespace) -> str:
-    from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL
+    """The split protocol asked for (names checked, with the dataset's, before any list is read)."""
+    from asgbench.data.datasets import DATASETS
+    from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL, SPLIT_PROTOCOLS
 
-    return args.split_protocol or DEFAULT_SPLIT_PROTOCOL
+    args.dataset = DATASETS.canonical(args.dataset)
+    return SPLIT_PROTOCOLS.canonical(args.split_protocol or DEFAULT_SPLIT_PROTOCOL)
 
 
 def register(verbs) -> None:

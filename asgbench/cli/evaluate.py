@@ -23,12 +23,21 @@ def _context(args: argparse.Namespace):
 
 
 def run_one(args: argparse.Namespace) -> int:
-    from asgbench.run import RunSpec, run
+    from asgbench.preflight import RunInputs, check_runs
 
     overrides = list(args.set or []) + (["finetune=true"] if args.finetune else [])
+    # every input checked before torch is even imported: a typo costs a second, not a model load
+    check_runs([RunInputs(model=args.model, task=args.task, fraction=args.fraction, draw=args.draw, seed=args.seed,
+                          split_protocol=args.split_protocol, eval_protocol=args.eval_protocol,
+                          checkpoint=str(args.checkpoint) if args.checkpoint else None, overrides=tuple(overrides),
+                          transform=args.transform, data_root=args.data_root, out=args.out, cache_dir=args.cache_dir,
+                          device=args.device)])
+    from asgbench.run import RunSpec, run
+
     given = {"split_protocol": args.split_protocol, "eval_protocol": args.eval_protocol}
     spec = RunSpec(model=args.model, task=args.task, fraction=args.fraction, draw=args.draw, seed=args.seed,
                    checkpoint=str(args.checkpoint) if args.checkpoint else None, overrides=tuple(overrides),
+                   transform=args.transform,
                    **{key: value for key, value in given.items() if value is not None})
     with ProgressBars(args.quiet) as bars:
         outcome = run(spec, _context(args), progress=bars)
@@ -46,8 +55,8 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     overrides = {kind: tuple(args.set) for kind in _kinds()} if args.set else None
     spec = sweep_spec_from(
-        args.config, models=csv_list(args.models), tasks=csv_list(args.tasks), fractions=csv_list(args.fractions, int),
-        draws=csv_list(args.draws, int), seeds=csv_list(args.seeds, int), split_protocol=args.split_protocol,
+        args.config, models=csv_list(args.models), tasks=csv_list(args.tasks), fractions=csv_list(args.fractions, int, "--fractions"),
+        draws=csv_list(args.draws, int, "--draws"), seeds=csv_list(args.seeds, int, "--seeds"), split_protocol=args.split_protocol,
         checkpoints=pairs(args.checkpoint, "--checkpoint"), eval_protocols=pairs(args.eval_protocol, "--eval-protocol"),
         overrides=overrides)
 
@@ -94,6 +103,9 @@ def register(verbs) -> None:
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override an evaluation-protocol parameter (repeatable), e.g. max_epochs=5")
     run.add_argument("--finetune", action="store_true", help="segmentation: train the encoder too (default: frozen)")
+    run.add_argument("--transform", default="native",
+                     help="preprocessing: native (each model's authors' own, default) or standard (letterbox 256, "
+                          "centre crop 224 for every model, each with its own mean/std)")
     run.add_argument("--checkpoint", type=Path, default=None, help="weights file (default: $ASGBENCH_WEIGHTS/<file>)")
     run.add_argument("--trust-checkpoint", action="store_true", help="unpickle arbitrary objects (only for files you trust)")
     run.add_argument("--rebuild-cache", action="store_true", help="re-extract features even if cached")

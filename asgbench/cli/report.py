@@ -13,14 +13,16 @@ def table(args: argparse.Namespace) -> int:
 
     if args.plot and not args.task:
         raise ConfigError("--plot needs --task (the task whose metric is plotted against the label fraction)")
-    frame = tables.collect(load_results(args.results))
+    results = list(load_results(args.results))
+    frame, outputs = tables.collect(results), tables.run_outputs(results, args.results)
     if args.update:
-        updated = tables.update_readme_file(args.update, frame)
+        updated = tables.update_readme_file(args.update, frame, outputs)
         print(f"{args.update}: {', '.join(updated)} updated from {frame['run_id'].nunique()} runs")
     else:
-        print("\n\n".join(tables.render_tables(frame, args.format).values()))
+        print("\n\n".join(tables.render_tables(frame, args.format, outputs=outputs).values()))
     if args.plot:
-        print(f"{tables.label_efficiency_plot(frame, args.task, args.plot)}: label-efficiency plot for {args.task}")
+        plot = tables.label_efficiency_plot(frame, args.task, args.plot, outputs)
+        print(f"{plot}: label-efficiency plot for {args.task}")
     return 0
 
 
@@ -28,6 +30,7 @@ def check(args: argparse.Namespace) -> int:
     from asgbench import check as gate
 
     given = {"margin": args.margin, "confidence": args.confidence, "must_detect": args.must_detect}
+    gate.GateSettings(**{key: value for key, value in given.items() if value is not None})   # flags checked first
     if args.write_reference:
         settings = gate.GateSettings(**{key: value for key, value in given.items() if value is not None})
         entries = gate.write_reference(gate.stored_runs(args.results), args.write_reference, settings)

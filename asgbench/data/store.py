@@ -68,6 +68,15 @@ class ImageStore:
         height, width = self.original_shapes[self.position(image_id)]
         return Letterbox.fit(int(height), int(width), self.size)
 
+    def content_boxes(self, image_ids: Sequence[str]) -> np.ndarray:
+        """Where each original sits in its letterbox (N x 4: top, left, height, width), from the shapes the
+        index records: what a transform that stretches or crops the un-padded image reads."""
+        boxes = np.empty((len(image_ids), 4), dtype=np.int64)
+        for row, image_id in enumerate(image_ids):
+            box = self.letterbox_of(image_id)
+            boxes[row] = (box.pad_top, box.pad_left, box.new_height, box.new_width)
+        return boxes
+
 
 def store_key(index: DatasetIndex, image_ids: Sequence[str], size: int) -> str:
     """Hash of what the store content depends on; cheap (file stats, not file bytes)."""

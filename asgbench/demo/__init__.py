@@ -139,10 +139,11 @@ def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int |
 
     say("[4/4] tables, plots and the acceptance checks")
     rendering = time.perf_counter()
-    frame = tables.collect(load_results(runs))
+    results_read = list(load_results(runs))
+    frame, outputs = tables.collect(results_read), tables.run_outputs(results_read, runs)
     timings["total"] = sum(timings.values()) + time.perf_counter() - rendering
     out = results if results is not None else workdir / f"results-{plan.name}"
-    checks = write_outputs(frame, plan, names, out, timings, readme)
+    checks = write_outputs(frame, plan, names, out, timings, readme, outputs)
     for check in checks:
         say(f"      {'PASS' if check.holds else 'FAIL'} {check.claim}: {check.measured}")
     this_run = (time.perf_counter() - started) / 60

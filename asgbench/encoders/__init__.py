@@ -1,7 +1,8 @@
 """The encoder registry and ``create_encoder``: one call from a name (and a released file) to a model.
 
 Entries live in ``baselines/`` (one module per published model) and are registered lazily, so listing
-models imports nothing heavy. Weights come from ``checkpoint=`` or ``$ASGBENCH_WEIGHTS/<file name>``.
+models imports nothing heavy (no torch: a run checks its model name in its pre-flight). Weights come from
+``checkpoint=`` or ``$ASGBENCH_WEIGHTS/<file name>``.
 A model name is ``entry[.tag]`` (``mgca-vit``, ``asg-r18.full``); a family name (``asg``) picks its entry
 from the checkpoint.
 """
@@ -14,16 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
-from torch import nn
-
 from asgbench.config import WEIGHTS_ENV
-from asgbench.encoders.backbones import build_backbone
-from asgbench.encoders.checkpoint_io import RawCheckpoint, read_checkpoint
-from asgbench.encoders.config import Component, EncoderConfig
-from asgbench.encoders.loading import LoadReport, load_components
-from asgbench.encoders.model import Encoder
-from asgbench.errors import ConfigError, DataLayoutError
+from asgbench.encoders.config import EncoderConfig
+from asgbench.errors import ConfigError
 from asgbench.registry import Registry
 
 MODELS: Registry[EncoderConfig] = Registry("model")
@@ -58,7 +52,6 @@ for _name, _entry, _aliases in (
 MODEL_FAMILIES: Registry[Callable[[Path | None], str]] = Registry("model family")
 MODEL_FAMILIES.register("asg", "baselines.asg:entry_for_checkpoint")
 
-BACKBONE = "backbone"
 TAG = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -111,33 +104,9 @@ def resolve_model(name: str, checkpoint: str | Path | None = None) -> ResolvedMo
     return ResolvedModel(canonical, config, path)
 
 
-def _build_part(component: Component, tensors: dict[str, torch.Tensor]) -> nn.Module:
-    if component.build is None:
-        raise ConfigError(f"component {component.name} has no builder")
-    return component.build(tensors)
-
-
 def create_encoder(name: str, checkpoint: str | Path | None = None, *, trust_checkpoint: bool = False, seed: int = 0,
-                   **backbone_overrides) -> Encoder:
-    """Build the registered model ``name`` and load its weights (strictly, with a load report)."""
-    resolved = resolve_model(name, checkpoint)
-    config, path = resolved.config, resolved.checkpoint
-    torch.manual_seed(seed)
-    backbone = build_backbone(config.architecture, **{**config.backbone_options, **backbone_overrides})
-    parts: dict[str, nn.Module] = {BACKBONE: backbone}
-    if path is None:
-        report = LoadReport(config.name, None, None, None)
-        report.disabled.update({f: "no checkpoint" for c in config.components for f in c.enables})
-        initialise = getattr(config, "initialise", None)
-        if initialise is not None:
-            report = initialise(backbone, report)
-    else:
-        raw: RawCheckpoint = read_checkpoint(path, trust=trust_checkpoint)
-        report = load_components(raw, config.name, parts, config.components, _build_part, config.ignored)
-        if not any(c.name == BACKBONE and c.loaded for c in report.components):
-            raise DataLayoutError(f"{path}: no backbone weights were loaded for {config.name}")
-    parts.pop(BACKBONE)
-    if config.zero_shot is None:
-        report.disabled["zero-shot"] = "the model has no text side"
-    encoder = Encoder(config, backbone, parts, report)
-    return encoder.eval()
+                   **backbone_overrides):
+    """Build the registered model ``name`` and load its weights (strictly, with a load report); see ``factory``."""
+    from asgbench.encoders.factory import build_encoder
+
+    return build_encoder(resolve_model(name, checkpoint), trust_checkpoint=trust_checkpoint, seed=seed, **backbone_overrides)

@@ -113,17 +113,36 @@ class ViTBackbone(nn.Module):
         self.patch = model.patch_embed.patch_size[0]
         self.channels = {f"block{i}": model.embed_dim for i in taps}
 
-    def forward(self, x: torch.Tensor) -> Features:
-        b = x.shape[0]
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
         h = self.patch_embed(x)
-        h = torch.cat([self.cls_token.expand(b, -1, -1), h], dim=1) + self.pos_embed
-        h = self.norm_pre(self.pos_drop(h))
+        h = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), h], dim=1) + self.pos_embed
+        return self.norm_pre(self.pos_drop(h))
+
+    def _as_map(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """A block's patch tokens (the CLS token dropped) as a B x C x rows x cols map."""
+        return h[:, 1:].transpose(1, 2).reshape(h.shape[0], -1, x.shape[2] // self.patch, x.shape[3] // self.patch)
+
+    def block_maps(self, x: torch.Tensor, blocks: tuple[int, ...]) -> list[torch.Tensor]:
+        """The outputs of ``blocks`` (0-based), before the final norm, as maps: what an UPerNet over a plain ViT reads
+        (MRM's segmentation backbone returns its ``out_indices`` blocks so, ``final_norm`` off). Blocks after the
+        last one asked for are not run."""
+        if not blocks or min(blocks) < 0 or max(blocks) >= len(self.blocks):
+            raise ValueError(f"ViT blocks must lie in 0..{len(self.blocks) - 1}, not {blocks}")
+        h, maps = self._embed(x), {}
+        for i, block in enumerate(self.blocks[: max(blocks) + 1]):
+            h = block(h)
+            if i in blocks:
+                maps[i] = self._as_map(h, x)
+        return [maps[i] for i in blocks]
+
+    def forward(self, x: torch.Tensor) -> Features:
+        h = self._embed(x)
         rows, cols = x.shape[2] // self.patch, x.shape[3] // self.patch
         maps = {}
         for i, block in enumerate(self.blocks):
             h = block(h)
             if i in self.tap_blocks:
-                maps[f"block{i}"] = h[:, 1:].transpose(1, 2).reshape(b, -1, rows, cols)
+                maps[f"block{i}"] = self._as_map(h, x)
         last = h
         h = self.norm(h)
         tokens = h[:, 1:]

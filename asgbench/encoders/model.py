@@ -1,19 +1,22 @@
 """The Encoder contract every registered model satisfies, whatever its architecture or origin."""
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from asgbench.encoders.backbones import Features
-from asgbench.encoders.config import EncoderConfig
+from asgbench.encoders.config import EncoderConfig, InputSpec
 from asgbench.encoders.loading import LoadReport
+from asgbench.encoders.transforms import transform_images, transform_masks
 
 
 class Encoder(nn.Module):
     """A backbone plus the optional parts its checkpoint provides (projection heads, text tower).
 
-    ``preprocess`` turns canonical uint8 images (B x 256 x 256, letterboxed) into the model's input;
+    ``preprocess`` turns letterboxed uint8 store images into the model's input by the entry's transform;
     ``encode`` gives the global feature and the tokens on their grid; ``pyramid`` the maps a U-Net taps.
     """
 
@@ -23,40 +26,41 @@ class Encoder(nn.Module):
         self.backbone = backbone
         self.parts = nn.ModuleDict(parts)
         self.report = report
-        spec = config.input
-        self.register_buffer("mean", torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.empty(0), persistent=False)
+        self.register_buffer("std", torch.empty(0), persistent=False)
+        self.use_transform(config.input)
 
     @property
     def feature_dim(self) -> int:
         return self.config.feature_dim
 
+    @property
+    def transform(self) -> InputSpec:
+        return self.config.input
+
+    def use_transform(self, spec: InputSpec) -> None:
+        """Preprocess with ``spec`` from now on (a dataset's statistics, or the standard transform): every
+        consumer (cache keys, segmentation sizes, result records) reads it from ``config.input``."""
+        self.config = replace(self.config, input=spec)
+        device = self.mean.device
+        self.mean = torch.tensor(spec.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(spec.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+
     def has(self, feature: str) -> bool:
         """False when the checkpoint lacked a part this feature needs (see ``report.disabled``)."""
         return feature not in self.report.disabled
 
-    def _geometry(self, x: torch.Tensor, mode: str) -> torch.Tensor:
-        """The input contract's crop and resize; images and masks go through the same one."""
-        spec = self.config.input
-        h, w = x.shape[-2:]
-        crop = round(min(h, w) * 224 / 256) if spec.crop else min(h, w)
-        top, left = (h - crop) // 2, (w - crop) // 2
-        x = x[..., top : top + crop, left : left + crop]
-        if crop != spec.size:
-            x = F.interpolate(x, size=(spec.size, spec.size), mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
-        return x
-
-    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 B x H x W (or B x 1 x H x W) -> normalised float B x C x S x S (centre crop, then resize)."""
-        x = images if images.dim() == 4 else images[:, None]
-        x = self._geometry(x.to(self.mean.device, dtype=torch.float32) / 255.0, "bilinear")
-        x = x.expand(-1, self.config.input.channels, -1, -1) if x.shape[1] == 1 else x
+    def preprocess(self, images: torch.Tensor, boxes: np.ndarray | None = None) -> torch.Tensor:
+        """uint8 store images B x [1 x] S x S -> normalised float B x C x size x size, by the transform in
+        ``config.input``; ``boxes`` are the images' content boxes (:meth:`ImageStore.content_boxes`), needed
+        by the geometries that read the original without its padding (None: the content fills the frame)."""
+        x = transform_images(images.to(self.mean.device), self.config.input, boxes)
+        x = x.expand(-1, self.config.input.channels, -1, -1)
         return (x - self.mean) / self.std
 
-    def preprocess_masks(self, masks: torch.Tensor) -> torch.Tensor:
-        """Binary B x H x W masks in the canonical frame -> float B x 1 x S x S aligned with ``preprocess``."""
-        x = masks if masks.dim() == 4 else masks[:, None]
-        return self._geometry(x.to(self.mean.device, dtype=torch.float32), "nearest")
+    def preprocess_masks(self, masks: torch.Tensor, boxes: np.ndarray | None = None) -> torch.Tensor:
+        """Binary B x [1 x] S x S masks in the store frame -> float B x 1 x size x size aligned with ``preprocess``."""
+        return transform_masks(masks.to(self.mean.device), self.config.input, boxes)
 
     def encode(self, x: torch.Tensor) -> Features:
         return self.backbone(x)

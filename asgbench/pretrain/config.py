@@ -98,20 +98,54 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def validate(self) -> TrainConfig:
+        """Every value checked before any work, all problems in one message naming the setting to change."""
+        problems = [f"{key} must be {rule}, not {value!r}" for key, value, rule in self._range_problems()]
         unknown = set(self.loss.objectives) - set(OBJECTIVES)
         if unknown or not self.loss.objectives:
-            raise ConfigError(f"loss.objectives must be a non-empty subset of {', '.join(OBJECTIVES)}, not {self.loss.objectives}")
-        if self.text.pooling not in ("cls", "mean"):
-            raise ConfigError(f"text.pooling must be 'cls' or 'mean', not {self.text.pooling!r}")
-        if self.model.irl_head not in IRL_HEADS:
-            raise ConfigError(f"model.irl_head must be one of {', '.join(IRL_HEADS)}, not {self.model.irl_head!r}")
-        if self.loss.arsa_alignment not in ALIGNMENTS:
-            raise ConfigError(f"loss.arsa_alignment must be one of {', '.join(ALIGNMENTS)}, not {self.loss.arsa_alignment!r}")
+            problems.append(f"loss.objectives must be a non-empty subset of {', '.join(OBJECTIVES)}, not {self.loss.objectives}")
+        for key, value, allowed in (("text.pooling", self.text.pooling, ("cls", "mean")),
+                                    ("model.irl_head", self.model.irl_head, IRL_HEADS),
+                                    ("model.irl_init", self.model.irl_init, ("release", "fan-in")),
+                                    ("loss.arsa_alignment", self.loss.arsa_alignment, ALIGNMENTS)):
+            if value not in allowed:
+                problems.append(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
         if not self.annotations:
-            raise ConfigError("annotations is not set: point it at the folder `asgbench pretrain prepare` wrote")
-        if self.optim.accumulate < 1 or self.optim.batch_size < 2:
-            raise ConfigError("optim.batch_size must be >= 2 (contrastive losses need negatives) and optim.accumulate >= 1")
+            problems.append("annotations is not set: point it at the folder `asgbench pretrain prepare` wrote")
+        if problems:
+            raise ConfigError("; ".join(problems))
         return self
+
+    def _range_problems(self) -> list[tuple[str, object, str]]:
+        """(setting, value, rule) for each value outside its range."""
+        o, m, i, t, loss = self.optim, self.model, self.image, self.text, self.loss
+        checks = (
+            ("optim.batch_size", o.batch_size, o.batch_size >= 2, ">= 2 (contrastive losses need negatives)"),
+            ("optim.accumulate", o.accumulate, o.accumulate >= 1, ">= 1"),
+            ("optim.max_epochs", o.max_epochs, o.max_epochs >= 0, ">= 0 (0 exports the untrained model)"),
+            ("optim.patience", o.patience, o.patience >= 1, ">= 1"),
+            ("optim.learning_rate", o.learning_rate, o.learning_rate > 0, "> 0"),
+            ("optim.min_learning_rate", o.min_learning_rate, 0 <= o.min_learning_rate <= o.learning_rate, "between 0 and optim.learning_rate"),
+            ("optim.weight_decay", o.weight_decay, o.weight_decay >= 0, ">= 0"),
+            ("optim.warmup_fraction", o.warmup_fraction, 0 <= o.warmup_fraction <= 1, "between 0 and 1"),
+            ("optim.grad_clip", o.grad_clip, o.grad_clip >= 0, ">= 0 (0: off)"),
+            ("seed", self.seed, self.seed >= 0, ">= 0"),
+            ("workers", self.workers, self.workers >= 0, ">= 0"),
+            ("max_train_images", self.max_train_images, self.max_train_images >= 0, ">= 0 (0: all)"),
+            ("image.size", i.size, i.size >= 32, ">= 32"),
+            ("image.width", i.width, i.width >= 8, ">= 8"),
+            ("image.mean", i.mean, len(i.mean) == 3, "3 values"),
+            ("image.std", i.std, len(i.std) == 3 and all(v > 0 for v in i.std), "3 values > 0"),
+            ("text.layers", t.layers, t.layers >= 1, ">= 1"),
+            ("text.max_words", t.max_words, t.max_words >= 8, ">= 8"),
+            ("text.vocab_size", t.vocab_size, t.vocab_size >= 100, ">= 100"),
+            ("text.hidden", t.hidden, t.hidden >= 1 and t.heads >= 1 and t.hidden % t.heads == 0, "a multiple of text.heads"),
+            ("model.embed_dim", m.embed_dim, m.embed_dim >= 1, ">= 1"),
+            ("model.temperature", m.temperature, m.temperature > 0, "> 0"),
+            ("model.dropout", m.dropout, 0 <= m.dropout < 1, "in [0, 1)"),
+            ("model.irl_layers", m.irl_layers, m.irl_layers >= 1, ">= 1"),
+            ("loss.max_regions", loss.max_regions, loss.max_regions >= 1, ">= 1"),
+        ) + tuple((f"loss.{name}", getattr(loss, name), getattr(loss, name) >= 0, ">= 0") for name in OBJECTIVES)
+        return [(key, value, rule) for key, value, ok, rule in checks if not ok]
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -38,6 +38,7 @@ from asgbench.vocab import ASG_TAGS
 
 STATE_FILE = "state.pt"
 HISTORY_FILE = "history.csv"
+BEST_FOLDER = ".best"          # best-so-far weights while training runs (see _publish)
 LOSS_NAMES = ("ira", "arsa", "irl", "erl")
 
 
@@ -149,10 +150,21 @@ def _export(model: ASGModel, config: TrainConfig, out: Path, tokenizer_folder: P
     }
     staging = out / f".{config.name}.export"
     path = save_own_checkpoint(staging / config.name, model.export_parts(), meta)
-    final = out / path.name
-    os.replace(path.with_suffix(".json"), final.with_suffix(".json"))
-    os.replace(path, final)
+    best = out / BEST_FOLDER / path.name
+    best.parent.mkdir(exist_ok=True)
+    os.replace(path.with_suffix(".json"), best.with_suffix(".json"))
+    os.replace(path, best)
     shutil.rmtree(staging, ignore_errors=True)
+    return best
+
+
+def _publish(out: Path, name: str) -> Path:
+    """The best weights become the export only when training has ended: a killed run leaves its best-so-far in
+    the hidden ``.best/`` folder beside the state it resumes from, never a file that looks like a finished model."""
+    best = out / BEST_FOLDER / f"{name}.safetensors"
+    final = out / best.name
+    os.replace(best, final)
+    os.replace(best.with_suffix(".json"), final.with_suffix(".json"))
     return final
 
 
@@ -178,7 +190,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
     per_process = config.optim.batch_size
     if len(train_records) < per_process * world or len(val_records) < 2:
         raise ConfigError(f"{config.annotations}: {len(train_records)} training and {len(val_records)} validation pairs; "
-                          f"need at least {per_process * world} and 2")
+                          f"need at least {per_process * world} (optim.batch_size x processes) and 2: lower "
+                          f"optim.batch_size, or start from the small config (--config synthetic)")
     tokenizer, tokenizer_folder = _tokenizer(config, out, records, rank, world)
     vocab_size = len(tokenizer)
     if main_process:
@@ -274,6 +287,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
         # no training: the initial weights, a random-init baseline with exactly the trained models' architecture
         _export(model, config, out, tokenizer_folder, 0, math.nan)
     started = time.perf_counter()
+    earlier_seconds = float(history[-1]["seconds"]) if history else 0.0   # attempts before a --resume count too
     while epoch < config.optim.max_epochs and stale < config.optim.patience:
         epoch += 1
         train_losses = run_epoch_train(epoch)
@@ -287,7 +301,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
             stale += 1
         row = {"epoch": epoch, "step": step, "learning_rate": learning_rate_at(step, total_steps, config),
                **{f"train_{k}": v for k, v in train_losses.items()}, **{f"val_{k}": v for k, v in val_losses.items()},
-               "seconds": time.perf_counter() - started}
+               "seconds": earlier_seconds + time.perf_counter() - started}
         history.append(row)
         if main_process:
             if improved:
@@ -299,6 +313,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
             if say:
                 say(f"epoch {epoch}: train {train_losses['total']:.4f}, val {val_losses['total']:.4f}"
                     + (" (best)" if improved else f" (best {best_val:.4f} at epoch {best_epoch})"))
+    if main_process and (out / BEST_FOLDER / f"{config.name}.safetensors").is_file():
+        _publish(out, config.name)
     if world > 1:
         torch.distributed.barrier()
     return TrainOutcome(out / f"{config.name}.safetensors", epoch, best_epoch, best_val, history, resumed_from)

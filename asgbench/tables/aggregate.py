@@ -1,5 +1,7 @@
 """Result dicts -> one frame row per run and metric (:func:`collect`), and the statistics of each table cell
-(:func:`aggregate`): mean, sample sd (ddof=1), n and the runs' mean bootstrap CI.
+(:func:`aggregate`): mean, sample sd (ddof=1), n and the cell's run ids, which lead to its per-image outputs
+(intervals of a cell's mean and comparisons between cells are computed from those; averaging the runs' own
+CI bounds would give no interval of anything).
 
 The frame is the only thing tables, plots and the demo read, so every fact a table prints about a run is
 taken from its result file here, once.
@@ -42,7 +44,7 @@ RUN_COLUMNS = ["run_id", "created", "model", "display_name", "order", "ablation"
                "dataset", "kind", "fraction", "draw", "seed", "split_protocol", "eval_protocol",
                "eval_protocol_variant", "overrides", "objectives", "arsa_alignment", "metric", "headline", "value",
                "ci_low", "ci_high"]
-STAT_COLUMNS = ["mean", "sd", "n", "ci_low", "ci_high"]
+STAT_COLUMNS = ["mean", "sd", "n", "run_ids"]
 
 
 def _run_identity(result: dict) -> dict:
@@ -51,9 +53,11 @@ def _run_identity(result: dict) -> dict:
     objectives = known_objectives(result)
     provenance = encoder.get("provenance") or {}
     protocol = spec["eval_protocol"]
+    transform = spec.get("transform", "native")   # another transform is another row, named as such
+    label = row.display_name if transform == "native" else f"{row.display_name} ({transform} transform)"
     return {
         "run_id": result["run_id"], "created": result["created"], "model": spec["model"],
-        "display_name": row.display_name, "order": row.order, "ablation": checkpoint_variant(result),
+        "display_name": label, "order": row.order, "ablation": checkpoint_variant(result),
         "architecture": encoder["architecture"], "group": row.group, "task": task["name"],
         "dataset": task["dataset"], "kind": task["kind"], "fraction": int(spec["fraction"]),
         "draw": int(spec["draw"]), "seed": int(spec["seed"]), "split_protocol": spec["split_protocol"],
@@ -81,7 +85,7 @@ def _number(value) -> float:
 
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sample sd (ddof=1; NaN for one run), n and the mean bootstrap CI per row and cell.
+    """Mean, sample sd (ddof=1; NaN for one run), n and the run ids per row and cell.
 
     Runs that differ only in seed or split draw are pooled; everything else that can change the numbers
     (checkpoint, architecture, split protocol, evaluation protocol, overrides) keeps rows apart.
@@ -91,7 +95,7 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     grouped = frame.groupby(ROW_KEY + CELL_KEY, sort=True, dropna=False)
     stats = grouped.agg(mean=("value", "mean"), sd=("value", "std"), n=("value", "count"),
-                        ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean")).reset_index()
+                        run_ids=("run_id", lambda ids: tuple(sorted(ids)))).reset_index()
     return stats[columns]
 
 

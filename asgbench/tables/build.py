@@ -3,11 +3,14 @@
 Every cell is the mean ± sample sd (ddof=1) over the runs that share a row and column (seeds and split
 draws); a single run shows no sd. Published numbers (:mod:`asgbench.tables.reported`) are separate
 "(reported)" rows, and bold/underline rank only measured cells, because the published ones come from
-other splits. Rows are ordered and grouped by the metadata their result files carry.
+other splits. A measured value significantly below its column's best row carries a mark
+(:mod:`asgbench.tables.significance`, from the runs' per-image outputs when given). Rows are ordered and
+grouped by the metadata their result files carry.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import pandas as pd
 
@@ -18,7 +21,9 @@ from asgbench.tables.identity import registry_order
 from asgbench.tables.layout import (ABLATION_ORDER, ABLATION_TABLE, BLOCK_TITLES, BLOCKED_SECTIONS, LAYOUTS,
                                     SECTION_KINDS, SECTIONS, ZERO_SHOT_TABLE, Column, ColumnGroup, extra_group)
 from asgbench.tables.model import BEST, SECOND, Block, Cell, Row, Table
+from asgbench.tables.outputs import NO_OUTPUTS, RunOutputs
 from asgbench.tables.reported import reported_rows
+from asgbench.tables.significance import CellRuns, Tested, column_verdicts
 from asgbench.tasks.protocols import ZERO_SHOT
 
 # A published row without a registry model (BioViL) leads its table, as in the README.
@@ -104,25 +109,42 @@ def _marks(cells_by_row: list[list[Cell]]) -> list[list[Cell]]:
     return marked
 
 
-def _measured_rows(name: str, here: pd.DataFrame, columns: tuple[Column, ...]) -> list[tuple[tuple, str, Row]]:
-    """(sort key, group, row) for every measured row of a section."""
+def _below_best(keys: list[RowKey], marked: dict[RowKey, list[Cell]], pooled: dict[RowKey, list[CellRuns | None]],
+                columns: tuple[Column, ...], outputs: RunOutputs) -> Tested:
+    """Mark, column by column, the cells significantly below the column's best row; returns what was tested."""
+    verdicts = []
+    for i, column in enumerate(columns):
+        for key, verdict in zip(keys, column_verdicts([pooled[key][i] for key in keys], column.metric, outputs)):
+            marked[key][i] = replace(marked[key][i], below=verdict.below)
+            verdicts.append(verdict)
+    return Tested.of(verdicts)
+
+
+def _measured_rows(name: str, here: pd.DataFrame, columns: tuple[Column, ...],
+                   outputs: RunOutputs) -> tuple[list[tuple[tuple, str, Row]], Tested]:
+    """(sort key, group, row) for every measured row of a section, and what the significance marks tested."""
     if here.empty:
-        return []
+        return [], Tested()
     keys = row_keys(here)
     labels = row_labels(keys, ablation=name == ABLATION_TABLE)
     index = {(c.task, c.metric, c.fraction): i for i, c in enumerate(columns)}
     cells = {key: [Cell() for _ in columns] for key in keys}
+    pooled: dict[RowKey, list[CellRuns | None]] = {key: [None] * len(columns) for key in keys}
     for record in here.itertuples(index=False):
         key = RowKey(*(getattr(record, field) for field in ROW_KEY))
         mean = None if pd.isna(record.mean) else 100 * float(record.mean)
         sd = None if pd.isna(record.sd) else 100 * float(record.sd)
-        cells[key][index[(record.task, record.metric, int(record.fraction))]] = Cell(mean, sd, int(record.n))
+        column = index[(record.task, record.metric, int(record.fraction))]
+        cells[key][column] = Cell(mean, sd, int(record.n))
+        if mean is not None:
+            pooled[key][column] = CellRuns(mean, tuple(record.run_ids))
     marked = dict(zip(keys, _marks([cells[key] for key in keys])))
+    tested = _below_best(keys, marked, pooled, columns, outputs)
     rows = []
     for key in keys:
         rank = _objectives_rank(tuple(key.objectives.split("+"))) if name == ABLATION_TABLE else key.order
         rows.append(((rank, MEASURED, labels[key]), key.group, Row(labels[key], False, tuple(marked[key]), key.model)))
-    return rows
+    return rows, tested
 
 
 def _reported_rows(name: str, columns: tuple[Column, ...]) -> list[tuple[tuple, str | None, Row]]:
@@ -149,8 +171,10 @@ def _blocks(name: str, entries: list[tuple[tuple, str | None, Row]]) -> tuple[Bl
     return tuple(block for block in blocks if block.rows)
 
 
-def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True) -> Table:
-    """The format-free table of one section, from :func:`~asgbench.tables.aggregate.collect`'s frame."""
+def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True,
+                outputs: RunOutputs = NO_OUTPUTS) -> Table:
+    """The format-free table of one section, from :func:`~asgbench.tables.aggregate.collect`'s frame; with the
+    runs' per-image ``outputs`` (:func:`~asgbench.tables.outputs.run_outputs`) it marks rows below the best."""
     if name not in SECTIONS:
         raise ConfigError(f"unknown table {name!r}; expected one of {', '.join(SECTIONS)}")
     runs = frame
@@ -159,12 +183,13 @@ def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True) -
     groups = _section_layout(name, runs)
     columns = tuple(column for group in groups for column in group.columns)
     here, shared = shared_settings(_section_stats(name, aggregate(runs), columns))
-    entries = _measured_rows(name, here, columns)
+    entries, tested = _measured_rows(name, here, columns, outputs)
     if include_reported:
         entries += _reported_rows(name, columns)
-    return Table(name, caption(name, here, groups, include_reported, shared), groups, _blocks(name, entries),
+    return Table(name, caption(name, here, groups, include_reported, shared, tested), groups, _blocks(name, entries),
                  "Objectives" if name == ABLATION_TABLE else "Method")
 
 
-def build_tables(frame: pd.DataFrame, include_reported: bool = True) -> dict[str, Table]:
-    return {name: build_table(name, frame, include_reported) for name in SECTIONS}
+def build_tables(frame: pd.DataFrame, include_reported: bool = True,
+                 outputs: RunOutputs = NO_OUTPUTS) -> dict[str, Table]:
+    return {name: build_table(name, frame, include_reported, outputs) for name in SECTIONS}

@@ -13,9 +13,15 @@ from dataclasses import dataclass
 import pandas as pd
 
 from asgbench.tables.layout import ABLATION_TABLE, METRIC_NAMES, SECTION_TITLES, ZERO_SHOT_TABLE, ColumnGroup
+from asgbench.tables.model import BELOW_SIGN
+from asgbench.tables.significance import Tested
+from asgbench.tasks.metrics import BOOTSTRAP_SAMPLES
 
 REPORTED_NOTE = ("Italic rows marked (reported) are the ASG README's published numbers, measured on the authors' "
                  "own splits and protocols")
+BELOW_NOTE = (f"{BELOW_SIGN}: significantly below the column's best measured row: the two-sided 95 % CI of row - best "
+              "lies below 0 (paired bootstrap on the same test images from the runs' per-image outputs, "
+              f"{BOOTSTRAP_SAMPLES:,} resamples of patients and of each row's runs; each row against the best alone).")
 
 
 @dataclass(frozen=True, order=True)
@@ -80,11 +86,24 @@ def _shared_sentences(shared: Mapping[str, SharedSetting]) -> list[str]:
     return [f"Every {' and '.join(sorted(tasks))} run used {setting.describe()}." for setting, tasks in tasks_of.items()]
 
 
+def _significance_sentences(tested: Tested, include_reported: bool) -> list[str]:
+    """The legend of the below-best mark, and which cells it could not judge (no mark there means untested)."""
+    untested = [f"{count} measured cell{'s' if count > 1 else ''} ({reason})" for reason, count in tested.untested]
+    if include_reported:
+        untested.append("the published rows (no per-image outputs)")
+    parts = [BELOW_NOTE]
+    if untested:
+        parts.append(f"Not tested, so never marked: {'; '.join(untested)}.")
+    return parts
+
+
 def caption(name: str, here: pd.DataFrame, groups: tuple[ColumnGroup, ...], include_reported: bool,
-            shared: Mapping[str, SharedSetting] | None = None) -> str:
+            shared: Mapping[str, SharedSetting] | None = None, tested: Tested | None = None) -> str:
     metrics = ", ".join(dict.fromkeys(METRIC_NAMES.get(c.metric, c.metric) for g in groups for c in g.columns))
     parts = [f"{SECTION_TITLES[name]}: test-set {metrics} in %."]
     parts += ["No measured runs yet."] if here.empty else _runs_sentence(here)
+    if not here.empty:
+        parts += _significance_sentences(tested or Tested(), include_reported)
     parts += _shared_sentences(shared or {})
     if name == ZERO_SHOT_TABLE:
         parts.append("F1 and ACC at the threshold chosen on val; runs at fraction 100 only.")

@@ -7,16 +7,19 @@ from dataclasses import dataclass
 from asgbench.tables.layout import Column, ColumnGroup
 
 BEST, SECOND = "best", "second"
+BELOW_SIGN = "↓"      # after a value: significantly below the column's best row (asgbench.tables.significance)
 
 
 @dataclass(frozen=True)
 class Cell:
-    """A value in percent; ``mark`` is :data:`BEST`, :data:`SECOND` or ""."""
+    """A value in percent; ``mark`` is :data:`BEST`, :data:`SECOND` or ""; ``below`` whether the value is
+    significantly below its column's best row (None: not tested)."""
 
     mean: float | None = None
     sd: float | None = None
     n: int = 0
     mark: str = ""
+    below: bool | None = None
 
 
 @dataclass(frozen=True)

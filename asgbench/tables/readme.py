@@ -9,6 +9,7 @@ import pandas as pd
 
 from asgbench.errors import AsgbenchError, ConfigError
 from asgbench.tables.layout import LINEAR_PROBE_TABLE
+from asgbench.tables.outputs import NO_OUTPUTS, RunOutputs
 from asgbench.tables.render import render_tables
 
 
@@ -37,12 +38,12 @@ def update_readme(readme_text: str, sections: Mapping[str, str]) -> str:
     return text
 
 
-def update_readme_file(path: str | Path, frame: pd.DataFrame) -> list[str]:
+def update_readme_file(path: str | Path, frame: pd.DataFrame, outputs: RunOutputs = NO_OUTPUTS) -> list[str]:
     """Rewrite the markdown tables whose markers ``path`` has; returns their names. A file without any
     table marker is refused (saying which markers to add), rather than silently left as it was."""
     path = Path(path)
     text = path.read_text()
-    rendered = render_tables(frame, "md")
+    rendered = render_tables(frame, "md", outputs=outputs)
     wanted = {name: body for name, body in rendered.items() if markers(name)[0] in text}
     if not wanted:
         raise ConfigError(f"{path}: no table markers; add e.g. {' '.join(markers(LINEAR_PROBE_TABLE))} "

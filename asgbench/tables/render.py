@@ -1,8 +1,8 @@
 """A :class:`~asgbench.tables.model.Table` as markdown (tabulate), HTML and LaTeX (jinja2 templates) or CSV.
 
-Which text a cell shows and how it is emphasised (published: italic, best: bold, second: underlined) is
-decided once, in :func:`styled_blocks`; each format only spells that emphasis and escapes its own
-special characters.
+Which text a cell shows and how it is emphasised (published: italic, best: bold, second: underlined, and
+the sign after a value significantly below its column's best) is decided once, in :func:`styled_blocks`;
+each format only spells that emphasis and escapes its own special characters.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from tabulate import tabulate
 
 from asgbench.errors import ConfigError
 from asgbench.tables.build import build_tables
-from asgbench.tables.model import BEST, SECOND, Cell, Row, Table
+from asgbench.tables.model import BELOW_SIGN, BEST, SECOND, Cell, Row, Table
+from asgbench.tables.outputs import NO_OUTPUTS, RunOutputs
 
 FORMATS = ("md", "html", "csv", "latex")
 EMPTY = "–"
@@ -50,7 +51,8 @@ class StyledBlock:
 def value_text(cell: Cell) -> str:
     if cell.mean is None:
         return ""
-    return f"{cell.mean:.1f}" + (f" ± {cell.sd:.1f}" if cell.sd is not None else "")
+    return f"{cell.mean:.1f}" + (f" ± {cell.sd:.1f}" if cell.sd is not None else "") + \
+        (f" {BELOW_SIGN}" if cell.below else "")
 
 
 def _styled_row(row: Row) -> StyledRow:
@@ -95,7 +97,8 @@ def _markdown(table: Table) -> str:
 # -- HTML and LaTeX (jinja2 templates) ------------------------------------------------------------------
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "±": r"$\pm$", "–": "--", "†": r"\dag{}", "·": r"$\cdot$", "×": r"$\times$"}
+                  "±": r"$\pm$", "–": "--", "†": r"\dag{}", "·": r"$\cdot$", "×": r"$\times$",
+                  BELOW_SIGN: r"$\downarrow$"}
 
 
 def tex(text: str) -> str:
@@ -143,7 +146,9 @@ def _latex(table: Table) -> str:
 
 
 # -- CSV ------------------------------------------------------------------------------------------------
-CSV_HEADER = ["section", "block", "row", "source", "model", "task", "metric", "fraction", "mean", "sd", "n", "mark"]
+CSV_HEADER = ["section", "block", "row", "source", "model", "task", "metric", "fraction", "mean", "sd", "n", "mark",
+              "below_best"]
+BELOW_BEST = {True: "yes", False: "no", None: ""}    # "": not tested
 
 
 def _csv(table: Table) -> str:
@@ -159,7 +164,7 @@ def _csv(table: Table) -> str:
                 writer.writerow([table.name, block.title or "", row.label, "reported" if row.reported else "measured",
                                  row.model or "", column.task, column.metric, column.fraction, f"{cell.mean:.1f}",
                                  "" if cell.sd is None else f"{cell.sd:.1f}", "" if row.reported else cell.n,
-                                 cell.mark])
+                                 cell.mark, BELOW_BEST[cell.below]])
     return buffer.getvalue()
 
 
@@ -176,7 +181,9 @@ def render_table(table: Table, fmt: str) -> str:
     return RENDERERS[fmt](table)
 
 
-def render_tables(frame: pd.DataFrame, fmt: str = "md", include_reported: bool = True) -> dict[str, str]:
-    """Section name -> the rendered table, for the four README sections (see ``SECTIONS``)."""
+def render_tables(frame: pd.DataFrame, fmt: str = "md", include_reported: bool = True,
+                  outputs: RunOutputs = NO_OUTPUTS) -> dict[str, str]:
+    """Section name -> the rendered table, for the four README sections (see ``SECTIONS``); ``outputs`` (the
+    runs' per-image outputs) let it mark rows significantly below their column's best."""
     _check_format(fmt)
-    return {name: render_table(table, fmt) for name, table in build_tables(frame, include_reported).items()}
+    return {name: render_table(table, fmt) for name, table in build_tables(frame, include_reported, outputs).items()}

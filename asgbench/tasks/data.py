@@ -15,7 +15,7 @@ import pandas as pd
 from asgbench.config import dataset_root
 from asgbench.data.datasets import read_index
 from asgbench.data.datasets.covidx import VOCABULARY_A, VOCABULARY_B
-from asgbench.data.images import Letterbox
+from asgbench.data.images import CANONICAL_SIZE, Letterbox
 from asgbench.data.index import DatasetIndex
 from asgbench.data.masks import boxes_to_mask, rle_union
 from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL, SplitSelection, load_split, read_manifest, select_rows
@@ -127,8 +127,9 @@ def task_lists(task: TaskSpec, split_protocol: str, fraction: int, draw: int, ro
 
 def load_task_data(task: TaskSpec, *, fraction: int = 100, draw: int = 0, split_protocol: str = DEFAULT_SPLIT_PROTOCOL,
                    data_root: str | Path | None = None, cache_dir: Path | None = None,
-                   progress: Callable[[int], None] | None = None) -> TaskData:
-    """Read the index, the three lists and the image store for one task run."""
+                   progress: Callable[[int], None] | None = None, store_size: int = CANONICAL_SIZE) -> TaskData:
+    """Read the index, the three lists and the image store for one task run; ``store_size`` is the side of the
+    letterboxed store the encoder's transform reads (``InputSpec.store``), decoded from the original files."""
     root = dataset_root(task.dataset, data_root)
     index = read_index(task.dataset, root)
     task = adapt_to_download(task, index)
@@ -139,5 +140,6 @@ def load_task_data(task: TaskSpec, *, fraction: int = 100, draw: int = 0, split_
         rows = select_rows(index, selection)
         splits[name] = SplitData(selection, rows, targets_of(rows, task))
     wanted = list(dict.fromkeys([*full_train.ids, *selections["val"].ids, *selections["test"].ids]))
-    store = build_store(index, wanted, cache_dir=(cache_dir / "stores") if cache_dir else None, progress=progress)
+    store = build_store(index, wanted, size=store_size, cache_dir=(cache_dir / "stores") if cache_dir else None,
+                        progress=progress)
     return TaskData(task, root, index, splits, full_train, store)

@@ -1,8 +1,9 @@
 """The content-addressed feature cache: one forward pass per (weights, preprocessing, images), reused by every run.
 
-The key hashes what the features depend on — the backbone's weights (their bytes, not a name), the input
-contract, the image store's content key, the image id lists, the feature definition version and the
-package version — so a cache built with other weights or another crop can never be served by mistake.
+The key hashes what the features depend on — the backbone's weights (their bytes, not a name), the transform
+(geometry, filter, sizes, store, mean/std: :func:`transform_key`), the image store's content key, the image id
+lists, the feature definition version and the package version — so a cache built with other weights or another
+transform can never be served by mistake.
 Entries are written into a temporary folder and renamed into place, so an interrupted extraction leaves
 nothing that looks complete.
 """
@@ -21,6 +22,7 @@ import torch
 
 from asgbench import __version__
 from asgbench.data.store import ImageStore
+from asgbench.encoders.config import InputSpec
 from asgbench.encoders.model import Encoder
 from asgbench.errors import DataLayoutError
 
@@ -51,6 +53,12 @@ class FeatureKey:
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+def transform_key(spec: InputSpec) -> dict:
+    """What of a transform decides the pixels: its description without its name and prose summary (the same
+    pixels under another name are the same features)."""
+    return {k: v for k, v in spec.describe().items() if k not in ("name", "summary")}
 
 
 def ids_sha256(image_ids: Sequence[str]) -> str:
@@ -86,8 +94,9 @@ def extract(encoder: Encoder, store: ImageStore, image_ids: Sequence[str], *, de
     out = np.empty((len(image_ids), encoder.feature_dim), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(image_ids), batch_size):
-            batch = torch.from_numpy(store.batch(image_ids[start : start + batch_size])).to(device)
-            x = encoder.preprocess(batch)
+            ids = image_ids[start : start + batch_size]
+            batch = torch.from_numpy(store.batch(ids)).to(device)
+            x = encoder.preprocess(batch, store.content_boxes(ids))
             if cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
@@ -107,7 +116,7 @@ def cached_features(encoder: Encoder, store: ImageStore, image_ids: Sequence[str
     clock = clock or time.perf_counter
     started = clock()
     image_ids = list(image_ids)
-    key = FeatureKey(weights_digest(encoder.backbone), encoder.config.architecture, asdict(encoder.config.input),
+    key = FeatureKey(weights_digest(encoder.backbone), encoder.config.architecture, transform_key(encoder.config.input),
                      store.key, ids_sha256(image_ids))
     digest = key.digest()
     final = Path(cache_root) / "features" / digest[:32]

@@ -5,10 +5,13 @@ bootstrap of their *difference*: each resample draws patients with replacement a
 computed on the same resampled images, so the spread reflects how the two differ image by image rather
 than how each varies alone. Every metric is computed for all resamples at once from image weights (how
 often each image occurs in a resample), with the same resamples :mod:`asgbench.tasks.metrics` uses.
+A model with several runs (seeds, split draws) is compared by the mean over its runs
+(:func:`pooled_difference`), with its runs resampled as well as the patients.
 """
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,3 +163,85 @@ def paired_difference(metric: str, new: ScoredImages, reference: ScoredImages, *
     if not len(differences):
         raise DataLayoutError(f"{metric} is undefined on every bootstrap resample of these test images")
     return PairedDifference(metric, point_value(metric, new) - point_value(metric, reference), differences)
+
+
+# -- several runs per model (seeds, split draws) -------------------------------------------------------------
+RunKey = tuple[int, int]   # (split draw, seed): runs of two models with the same key were trained on the same list
+
+
+@dataclass(frozen=True)
+class ResampledRun:
+    """One run's metric on its test images and on every bootstrap resample of them.
+
+    The resamples are drawn on the images in image-id order, so every run scored on the same test list (same
+    ids and patients) gets the same resamples whatever order its file lists them in; ``resamples`` names them.
+    Computed once per run, it serves every comparison the run takes part in.
+    """
+
+    metric: str
+    key: RunKey
+    value: float
+    resampled: np.ndarray             # one value per resample; NaN where the resample leaves it undefined
+    resamples: str                    # digest of (image ids, patients, resample count, seed)
+
+
+def resample_run(metric: str, images: ScoredImages, key: RunKey = (0, 0), *, samples: int = m.BOOTSTRAP_SAMPLES,
+                 seed: int = 0) -> ResampledRun:
+    order = np.argsort(np.asarray(images.image_ids, dtype=object), kind="stable")
+    ids = tuple(np.asarray(images.image_ids, dtype=object)[order])
+    patients = tuple(str(p) for p in np.asarray(images.patients, dtype=object)[order])
+    canonical = ScoredImages(ids, patients, images.targets[order], images.scores[order], images.multiclass,
+                             images.thresholds)
+    digest = hashlib.sha256("\n".join(ids + ("",) + patients + (f"{samples}:{seed}",)).encode()).hexdigest()
+    resampled = weighted_metric(metric, canonical, resample_weights(canonical, samples, seed))
+    return ResampledRun(metric, (int(key[0]), int(key[1])), point_value(metric, canonical), resampled, digest)
+
+
+def _pooled(runs: tuple[ResampledRun, ...], picks: np.ndarray) -> np.ndarray:
+    """Per resample, the mean over the picked runs (picks: resamples x runs, indices into ``runs``)."""
+    table = np.stack([run.resampled for run in runs])             # runs x resamples
+    return table[picks, np.arange(table.shape[1])[:, None]].mean(axis=1)
+
+
+def pooled_difference(new: Sequence[ResampledRun], reference: Sequence[ResampledRun] | float, *,
+                      seed: int = 0) -> PairedDifference:
+    """Mean over ``new``'s runs minus the mean over ``reference``'s runs (or minus a fixed value such as chance).
+
+    Each bootstrap resample takes the same resampled test images for every run of both models, and draws each
+    model's runs with replacement: the same draws for both when their runs have the same keys (the runs then
+    share split draws and seeds, and the comparison is paired by run too), independent draws otherwise. The
+    interval therefore holds the test-set and the run-to-run variation of the two means; with one run each
+    it is :func:`paired_difference`'s.
+    """
+    new = tuple(new)
+    if not new:
+        raise DataLayoutError("a pooled comparison needs at least one run on each side")
+    metric, resamples = new[0].metric, new[0].resamples
+    fixed = not isinstance(reference, Sequence)
+    others = () if fixed else tuple(reference)
+    if not fixed and not others:
+        raise DataLayoutError("a pooled comparison needs at least one run on each side")
+    for run in new + others:
+        if run.resamples != resamples or run.metric != metric:
+            raise DataLayoutError(f"the runs were not scored on the same test images (or not by the same metric, "
+                                  f"{run.metric} vs {metric}); a paired comparison needs the same test list")
+    count = len(new[0].resampled)
+    rng = np.random.default_rng(seed)
+    new_picks = rng.integers(0, len(new), (count, len(new)))
+    if fixed:
+        differences = _pooled(new, new_picks) - float(reference)
+        point = float(np.mean([run.value for run in new])) - float(reference)
+    else:
+        keys = [run.key for run in new]
+        matched = sorted(keys) == sorted(run.key for run in others) and len(set(keys)) == len(keys)
+        if matched:
+            by_key = {run.key: run for run in others}
+            others, other_picks = tuple(by_key[key] for key in keys), new_picks
+        else:
+            other_picks = rng.integers(0, len(others), (count, len(others)))
+        differences = _pooled(new, new_picks) - _pooled(others, other_picks)
+        point = float(np.mean([run.value for run in new]) - np.mean([run.value for run in others]))
+    differences = differences[np.isfinite(differences)]
+    if not len(differences):
+        raise DataLayoutError(f"{metric} is undefined on every bootstrap resample of these test images")
+    return PairedDifference(metric, point, differences)

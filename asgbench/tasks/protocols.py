@@ -66,11 +66,15 @@ class ZeroShotProtocol:
 
 @dataclass(frozen=True)
 class SegmentationProtocol:
-    """MGCA's protocol: U-Net (SETR-PUP for ViTs) on the encoder's maps, 10 focal - log Dice, early stopping
-    on val Dice; every epoch is the training list once and the output layer starts at its default init."""
+    """MGCA's protocol: each encoder's own head on its frozen maps, 10 focal - log Dice, early stopping on val
+    Dice; every epoch is the training list once and the output layer starts at its default init.
+
+    Version 2: the head is each model's authors' (``EncoderConfig.segmentation_head``: MRM's UPerNet over ViT blocks
+    3, 5, 7, 11; MGCA's SETR-PUP, now upsampling with align_corners=True as released, for the other plain ViTs; U-Net
+    otherwise) unless ``segmentation_head`` names one for every encoder; version 1 gave every ViT the SETR-PUP."""
 
     name: str = "segmentation"
-    version: str = "1"
+    version: str = "2"
     kind: str = SEGMENTATION
     learning_rate: float = 5e-4
     weight_decay: float = 0.05
@@ -84,7 +88,9 @@ class SegmentationProtocol:
     threshold: float = 0.5
     threshold_on_val: bool = False    # True: each epoch's val Dice is the best over thresholds 0.05, 0.10, ... 0.95, and the
                                       # test split is scored at the best epoch's; False: ``threshold`` (MGCA's 0.5)
-    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)   # the U-Net's
+    segmentation_head: str = ""       # "": each encoder's own head; unet, setr-pup or upernet: that head for every encoder
+    upernet_channels: int = 768       # the UPerNet's width (MRM's 768)
     overrides: tuple[str, ...] = ()
 
     def epoch_bounds(self) -> tuple[int, int]:

@@ -1,8 +1,10 @@
-"""Segmentation networks on a registered encoder: smp's U-Net decoder on the pyramid, SETR-PUP for ViTs.
+"""Segmentation networks on a registered encoder, with the head its authors evaluate it with.
 
-CNN and hierarchical encoders feed their tapped maps (shallow to deep) into segmentation-models-pytorch's
-``UnetDecoder``; plain ViTs, which have one 1/16 grid, use MGCA's progressive-upsampling decoder on the
-last layer's patch tokens. The encoder is frozen (eval mode, no gradients) unless fine-tuning is asked for.
+Which head: the protocol's ``segmentation_head`` when it names one, else the encoder config's, else the
+architecture's (MGCA's SETR-PUP on a plain ViT's last tokens, segmentation-models-pytorch's ``UnetDecoder`` on
+a CNN's or Swin's tapped maps, shallow to deep). MRM's config asks for its UPerNet over ViT blocks 3, 5, 7, 11.
+The heads themselves are in :mod:`asgbench.tasks.seg_heads`. The encoder is frozen (eval mode, no gradients)
+unless fine-tuning is asked for.
 """
 from __future__ import annotations
 
@@ -10,62 +12,82 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from asgbench.encoders.config import SEGMENTATION_HEADS, EncoderConfig, SegmentationHead
 from asgbench.encoders.model import Encoder
+from asgbench.errors import ConfigError
+from asgbench.tasks.seg_heads import ProgressiveUpsampling, UPerNet
 
 
-class ProgressiveUpsampling(nn.Module):
-    """MGCA's SETR-style head: Linear on tokens, then 4 x (conv 3x3, BN, ReLU, bilinear x2), then conv to 1."""
+def plain_vit(config: EncoderConfig) -> bool:
+    """A ViT with one 1/16 token grid (timm-built ``vit_*``), as opposed to a CNN or a hierarchical encoder."""
+    return config.architecture.startswith("vit")
 
-    def __init__(self, width: int, channels: tuple[int, ...] = (512, 256, 128, 64)) -> None:
-        super().__init__()
-        self.project = nn.Linear(width, width)
-        blocks, previous = [], width
-        for out in channels:
-            blocks.append(nn.Sequential(nn.Conv2d(previous, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True)))
-            previous = out
-        self.blocks = nn.ModuleList(blocks)
-        self.head = nn.Conv2d(previous, 1, 3, padding=1)
 
-    def forward(self, tokens: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
-        x = self.project(tokens).transpose(1, 2).reshape(tokens.shape[0], -1, *grid)
-        for block in self.blocks:
-            x = F.interpolate(block(x), scale_factor=2, mode="bilinear", align_corners=False)
-        x = self.head(x)
-        return x if tuple(x.shape[-2:]) == tuple(size) else F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+def resolve_head(config: EncoderConfig, requested: str = "") -> tuple[SegmentationHead, str]:
+    """(head, who chose it): ``requested`` (a protocol's), else the encoder config's, else the architecture's."""
+    if requested:
+        if requested not in SEGMENTATION_HEADS:
+            raise ConfigError(f"segmentation_head must be one of {', '.join(SEGMENTATION_HEADS)} (or empty: the "
+                              f"encoder's own), not {requested!r}")
+        head, chosen_by = SEGMENTATION_HEADS[requested], "protocol"
+    elif config.segmentation_head.kind:
+        head, chosen_by = config.segmentation_head, "encoder"
+    else:
+        head, chosen_by = SEGMENTATION_HEADS["setr-pup" if plain_vit(config) else "unet"], "architecture"
+    if head.kind != "unet" and not plain_vit(config):
+        raise ConfigError(f"{config.name}: the {head.kind} head reads a plain ViT's tokens, and {config.architecture} "
+                          f"is not one; use segmentation_head=unet")
+    return head, chosen_by
 
 
 class SegmentationModel(nn.Module):
     """Encoder + decoder producing one logit map at the encoder's input size."""
 
     def __init__(self, encoder: Encoder, *, finetune: bool = False, decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16),
-                 pup_channels: tuple[int, ...] = (512, 256, 128, 64), prior: float = 0.0) -> None:
+                 pup_channels: tuple[int, ...] = (512, 256, 128, 64), upernet_channels: int = 768, prior: float = 0.0,
+                 head: str = "") -> None:
         super().__init__()
-        from segmentation_models_pytorch.base import SegmentationHead
+        from segmentation_models_pytorch.base import SegmentationHead as OutputConv
         from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 
         self.encoder = encoder
         self.finetune = finetune
-        self.plain_vit = encoder.config.architecture.startswith("vit")
+        self.head_spec, self.head_chosen_by = resolve_head(encoder.config, head)
+        self.kind = self.head_spec.kind
         for parameter in encoder.parameters():
             parameter.requires_grad_(finetune)
-        if self.plain_vit:
-            self.decoder = ProgressiveUpsampling(encoder.feature_dim, pup_channels)
+        if self.kind == "setr-pup":
+            self.decoder = ProgressiveUpsampling(encoder.backbone.feature_dim, pup_channels)
             self.head = nn.Identity()
-            self.kind = "setr-pup"
+        elif self.kind == "upernet":
+            if not hasattr(encoder.backbone, "block_maps"):
+                raise ConfigError(f"{encoder.config.name}: its backbone does not give ViT block outputs for an UPerNet")
+            self.decoder = UPerNet(encoder.backbone.feature_dim, upernet_channels)
+            self.head = nn.Identity()
         else:
             taps = encoder.config.taps
             channels = [encoder.config.input.channels] + [encoder.backbone.channels[t] for t in taps]
             blocks = len(taps)
             self.decoder = UnetDecoder(encoder_channels=channels, decoder_channels=decoder_channels[:blocks], n_blocks=blocks)
-            self.head = SegmentationHead(decoder_channels[blocks - 1], 1, kernel_size=3)
-            self.kind = "unet"
+            self.head = OutputConv(decoder_channels[blocks - 1], 1, kernel_size=3)
         if prior > 0:
             # RetinaNet's focal-loss init: every pixel starts at probability ``prior`` instead of 0.5, so that the
             # decoder does not begin by marking every pixel and a short training does not end there
-            output = self.decoder.head if self.plain_vit else self.head[0]
-            nn.init.constant_(output.bias, math.log(prior / (1 - prior)))
+            nn.init.constant_(self.output_layer().bias, math.log(prior / (1 - prior)))
+
+    @property
+    def min_batch(self) -> int:
+        """The fewest images a training batch may hold: 2 for an UPerNet, whose 1x1 pooling branch's BatchNorm
+        has one value per channel and image; 1 otherwise."""
+        return 2 if self.kind == "upernet" else 1
+
+    def output_layer(self) -> nn.Conv2d:
+        return self.head[0] if self.kind == "unet" else self.decoder.head
+
+    def describe_head(self) -> dict:
+        """What a result records about the head: its kind, the ViT blocks it reads, and who chose it."""
+        return {**self.head_spec.describe(), "chosen_by": self.head_chosen_by}
 
     def train(self, mode: bool = True) -> SegmentationModel:
         super().train(mode)
@@ -77,22 +99,27 @@ class SegmentationModel(nn.Module):
         return [p for p in self.parameters() if p.requires_grad]
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """What the decoder reads: the input and the tapped maps (U-Net) or the patch tokens (SETR-PUP).
+        """What the decoder reads: the input and the tapped maps (U-Net), the last tokens (SETR-PUP) or the
+        block maps (UPerNet).
 
         With a frozen encoder and no augmentation these never change during training, so they can be
         computed once per image and reused every epoch (``run_segmentation`` does).
         """
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
+            if self.kind == "upernet":
+                return tuple(self.encoder.backbone.block_maps(x, self.head_spec.blocks))
             features = self.encoder.encode(x)
-        if self.plain_vit:
+        if self.kind == "setr-pup":
             return (features.tokens,)
         return (x, *(features.maps[t] for t in self.encoder.config.taps))
 
     def decode(self, encoded: tuple[torch.Tensor, ...], size: tuple[int, int]) -> torch.Tensor:
-        if self.plain_vit:
+        if self.kind == "setr-pup":
             tokens = encoded[0]
             side = int(round(tokens.shape[1] ** 0.5))
             return self.decoder(tokens, (side, side), size)
+        if self.kind == "upernet":
+            return self.decoder(encoded, size)
         return self.head(self.decoder(list(encoded)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -63,10 +63,14 @@ def random_affine(images: torch.Tensor, masks: torch.Tensor, generator: torch.Ge
     return warped, warped_masks
 
 
-def _batches(n: int, size: int, order: np.ndarray | None = None):
+def _batches(n: int, size: int, order: np.ndarray | None = None, min_size: int = 1):
+    """Consecutive batches of ``size``; a last batch smaller than ``min_size`` joins the one before it."""
     order = np.arange(n) if order is None else order
-    for start in range(0, n, size):
-        yield order[start : start + size]
+    starts = list(range(0, n, size))
+    if len(starts) > 1 and n - starts[-1] < min_size:
+        starts.pop()
+    for start, end in zip(starts, [*starts[1:], n]):
+        yield order[start:end]
 
 
 def epoch_order(rng: np.random.Generator, n: int, min_images: int = 0, max_images: int = 0) -> np.ndarray:
@@ -117,8 +121,9 @@ class EncodingCache:
 
     @staticmethod
     def key_of(model: SegmentationModel, encoder: Encoder, store: ImageStore) -> str:
-        """What the encodings depend on: the encoder's weights and input contract, the decoder kind, the images."""
-        return f"{weights_digest(encoder)}|{encoder.config.input}|{model.kind}|{store.key}"
+        """What the encodings depend on: the encoder's weights and input contract, the head (its kind and the
+        blocks it reads), the images."""
+        return f"{weights_digest(encoder)}|{encoder.config.input}|{model.head_spec}|{store.key}"
 
     def take(self, key: str, model: SegmentationModel, encoder: Encoder, store: ImageStore, image_ids: list[str],
              batch_size: int, device: str, budget: int) -> tuple[torch.Tensor, ...] | None:
@@ -169,7 +174,8 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = SegmentationModel(encoder, finetune=spec.finetune, decoder_channels=spec.decoder_channels,
-                              prior=spec.output_prior()).to(device)
+                              upernet_channels=spec.upernet_channels, prior=spec.output_prior(),
+                              head=spec.segmentation_head).to(device)
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay)
 
     store = data.store
@@ -201,6 +207,10 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
         chosen_threshold = saved.get("best_threshold", spec.threshold)
         generator.set_state(saved["generator"])
         rng.bit_generator.state = saved["rng"]
+        if "torch_rng" in saved:  # dropout in a head draws from torch's own generators
+            torch.set_rng_state(saved["torch_rng"])
+            if saved.get("cuda_rng") and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(saved["cuda_rng"])
     resumed_from = epoch
 
     while epoch < spec.max_epochs and stale < spec.patience:
@@ -208,7 +218,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
         model.train()
         order = epoch_order(rng, len(train.image_ids), *spec.epoch_bounds())
         losses = []
-        for done, index in enumerate(_batches(len(order), spec.batch_size, order)):
+        for done, index in enumerate(_batches(len(order), spec.batch_size, order, model.min_batch)):
             y = encoder.preprocess_masks(torch.from_numpy(train_masks[index]).to(device))
             if train_encoded is not None:
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
@@ -244,7 +254,8 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             temporary = state_file.with_name(f".{state_file.name}.{os.getpid()}")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best_dice": best_dice,
                         "best_epoch": best_epoch, "best_threshold": chosen_threshold, "stale": stale, "best_state": best_state, "history": history,
-                        "generator": generator.get_state(), "rng": rng.bit_generator.state}, temporary)
+                        "generator": generator.get_state(), "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                        "cuda_rng": torch.cuda.get_rng_state_all() if device.startswith("cuda") else []}, temporary)
             os.replace(temporary, state_file)
     train_seconds = time.perf_counter() - started
 
@@ -267,7 +278,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     return Outcome(
         metrics=metrics, per_class={"dice": {data.task.labels[0]: metrics["dice"]["value"]}}, predictions=predictions,
         selection={"encodings_reused": train_encoded is not None, "best_epoch": best_epoch, "val_dice": best_dice, "threshold": chosen_threshold, "epochs_run": epoch, "resumed_from_epoch": resumed_from,
-                   "history": history, "decoder": model.kind, "trainable_parameters": sum(p.numel() for p in model.trainable_parameters())},
+                   "history": history, "decoder": model.kind, "decoder_head": model.describe_head(), "trainable_parameters": sum(p.numel() for p in model.trainable_parameters())},
         counts={"train_positive": int((train_masks.reshape(len(train_masks), -1).sum(1) > 0).sum()),
                 "test_positive": int((~empty).sum())},
         timings={"train_s": train_seconds, "total_s": time.perf_counter() - started},

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asgbench.data.datasets.chexpert import COMPETITION_TASKS
-from asgbench.data.datasets.nih import NIH_FINDINGS
 from asgbench.registry import Registry
 from asgbench.tasks.protocols import LINEAR_PROBE, SEGMENTATION, ZERO_SHOT
+from asgbench.vocab import COMPETITION_TASKS, NIH_FINDINGS
 
 # CheXpert's published uncertainty mapping (MGCA/GLoRIA): blanks -> 0, -1 -> 1 for these, -1 -> 0 otherwise.
 CHEXPERT_UNCERTAIN_ONES = ("Atelectasis", "Edema", "Pleural Effusion")

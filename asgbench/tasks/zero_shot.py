@@ -30,9 +30,10 @@ def score_split(encoder: Encoder, scorer: ClassScorer, data: TaskData, image_ids
     out = []
     with torch.inference_mode():
         for start in range(0, len(image_ids), batch_size):
-            batch = torch.from_numpy(data.store.batch(image_ids[start : start + batch_size])).to(device)
+            ids = image_ids[start : start + batch_size]
+            batch = torch.from_numpy(data.store.batch(ids)).to(device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-                out.append(scorer.score(encoder.preprocess(batch)).float().cpu())
+                out.append(scorer.score(encoder.preprocess(batch, data.store.content_boxes(ids))).float().cpu())
             if progress:
                 progress(min(start + batch_size, len(image_ids)))
     return torch.cat(out).numpy().astype(np.float64)

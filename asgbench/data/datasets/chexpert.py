@@ -8,6 +8,7 @@ import pandas as pd
 from asgbench.data.datasets import layout
 from asgbench.data.index import DatasetIndex, DatasetInfo, DatasetReader
 from asgbench.errors import DataLayoutError
+from asgbench.vocab import COMPETITION_TASKS
 
 CHEXPERT_LABELS = (
     "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
@@ -15,8 +16,6 @@ CHEXPERT_LABELS = (
     "Support Devices",
 )
 CHEXPERT_COLUMNS = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA", *CHEXPERT_LABELS)
-# The 5 competition tasks, in the order MGCA/GLoRIA use.
-COMPETITION_TASKS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
 SPLIT_FILES = (("train", "train.csv"), ("val", "valid.csv"))
 
 INFO = DatasetInfo(

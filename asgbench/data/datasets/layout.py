@@ -49,24 +49,40 @@ def find_dir(root: Path, candidates: Iterable[str], *, what: str, required: bool
     return None
 
 
+def _encoding(head: bytes) -> str:
+    """UTF-8, unless a byte-order mark says otherwise: spreadsheet programs save "Unicode text" as UTF-16."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    return "utf-8-sig"
+
+
 def open_text(path: Path) -> io.TextIOBase:
-    """Open a CSV/TXT file, transparently un-gzipping ``.gz`` and reading a single-member ``.zip``."""
+    """Open a CSV/TXT file (UTF-8 or UTF-16 with its mark), un-gzipping ``.gz`` and reading a single-member ``.zip``."""
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+        with gzip.open(path, "rb") as probe:
+            encoding = _encoding(probe.read(2))
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
     if path.suffix == ".zip":
         archive = zipfile.ZipFile(path)
         members = [m for m in archive.namelist() if not m.endswith("/")]
         if len(members) != 1:
             raise DataLayoutError(f"{path}: expected a zip with exactly one CSV inside, found {members[:5]}")
-        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        with archive.open(members[0]) as probe:
+            encoding = _encoding(probe.read(2))
+        return io.TextIOWrapper(archive.open(members[0]), encoding=encoding, newline="")
+    with open(path, "rb") as probe:
+        encoding = _encoding(probe.read(2))
+    return open(path, encoding=encoding, newline="")
 
 
 def read_header(path: Path) -> list[str]:
     try:
         with open_text(path) as handle:
             return next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError, EOFError, zipfile.BadZipFile) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataLayoutError(f"{path}: not UTF-8 or UTF-16 text (byte {exc.start}: {exc.reason}); save the CSV as "
+                              f"UTF-8") from exc
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataLayoutError(f"{path}: cannot read as CSV ({exc})") from exc
 
 

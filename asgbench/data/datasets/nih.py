@@ -9,12 +9,8 @@ import pandas as pd
 from asgbench.data.datasets import layout
 from asgbench.data.index import DatasetIndex, DatasetInfo, DatasetReader, is_frontal
 from asgbench.errors import DataLayoutError
+from asgbench.vocab import NIH_FINDINGS
 
-# The 14 findings in the order of MRM's split files and KAD's prompts (the ASG NIH table follows KAD).
-NIH_FINDINGS = (
-    "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia", "Pneumothorax",
-    "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia",
-)
 NO_FINDING = "No Finding"
 DATA_ENTRY_NAMES = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")
 DATA_ENTRY_COLUMNS = (

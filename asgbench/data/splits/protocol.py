@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from asgbench.data.splits.sources import SourceIndex
+if TYPE_CHECKING:
+    from asgbench.data.splits.sources import SourceIndex
 
 FRACTIONS = (1, 10, 100)
 
