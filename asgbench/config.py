@@ -93,7 +93,8 @@ def _coerce(value: str, current, key: str):
             return None
         return value
     except ValueError:
-        raise ConfigError(f"override {key}={value}: expected a {type(current).__name__}") from None
+        kinds = {bool: "true or false", int: "a whole number", float: "a number", tuple: "a comma-separated list"}
+        raise ConfigError(f"override {key}={value}: expected {kinds.get(type(current), type(current).__name__)}") from None
 
 
 def with_overrides(config, overrides, *, frozen_keys: frozenset[str] = frozenset()):

@@ -43,6 +43,7 @@ class SweepSpec:
     checkpoints: dict[str, str] = field(default_factory=dict)   # model name -> checkpoint file
     eval_protocols: dict[str, str] = field(default_factory=dict)  # task kind or task name -> evaluation protocol
     overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task kind or task name -> protocol overrides
+    transform: str = "native"         # every model's own preprocessing, or "standard" for all
 
 
 @dataclass
@@ -67,7 +68,7 @@ def expand(sweep: SweepSpec) -> list[RunSpec]:
                 continue  # the 100 % list has one draw
             specs.append(RunSpec(model=model, task=task.name, fraction=fraction, draw=draw, seed=seed,
                                  split_protocol=sweep.split_protocol, checkpoint=sweep.checkpoints.get(model),
-                                 eval_protocol=eval_protocol, overrides=overrides))
+                                 eval_protocol=eval_protocol, overrides=overrides, transform=sweep.transform))
     return specs
 
 

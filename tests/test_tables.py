@@ -471,3 +471,23 @@ def test_table_update_fills_the_markers_a_file_has_and_names_them_when_it_has_no
     capsys.readouterr()
     assert main(["table", "--results", str(results), "--update", str(bare)]) == 2
     assert "no table markers" in capsys.readouterr().err and bare.read_text() == "# nothing marked\n"
+
+
+def test_numbers_from_the_synthetic_suite_say_so_and_other_transforms_get_their_own_row():
+    suite = {"lists_built_from": "synthetic suite", "synthetic_suite_sha256": "ab" * 32}
+    real = {"lists_built_from": "public metadata", "synthetic_suite_sha256": None}
+    results = [make_result("mgca-r50", "rsna-lp", 100, seed, 0.8 + 0.01 * seed) for seed in range(3)]
+    for result, data in zip(results, (suite, suite, real)):
+        result["data"] = data
+    caption = build_table("linear-probe", collect(results), include_reported=False).caption
+    assert "2 of 3 runs measured on asgbench's synthetic look-alike suite, not on the real datasets." in caption
+    results[2]["data"] = suite
+    assert "All runs measured on asgbench's synthetic" in build_table("linear-probe", collect(results), False).caption
+    assert "synthetic" not in build_table("linear-probe", collect(results[:0] + [make_result("mgca-r50", "rsna-lp", 100, 0, 0.8)]),
+                                          False).caption
+    standard = make_result("mgca-r50", "rsna-lp", 100, 0, 0.7)
+    standard["spec"]["transform"] = "standard"
+    standard["run_id"] += "-standard"
+    labels = {row.label for block in build_table("linear-probe", collect(results + [standard]), False).blocks
+              for row in block.rows}
+    assert labels == {"mgca-r50", "mgca-r50 (standard transform)"}, labels

@@ -58,7 +58,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         args.config, models=csv_list(args.models), tasks=csv_list(args.tasks), fractions=csv_list(args.fractions, int, "--fractions"),
         draws=csv_list(args.draws, int, "--draws"), seeds=csv_list(args.seeds, int, "--seeds"), split_protocol=args.split_protocol,
         checkpoints=pairs(args.checkpoint, "--checkpoint"), eval_protocols=pairs(args.eval_protocol, "--eval-protocol"),
-        overrides=overrides)
+        overrides=overrides, transform=args.transform)
 
     def progress(done: int, running: int, failed: int, total: int) -> None:
         if not args.quiet:
@@ -125,6 +125,7 @@ def register(verbs) -> None:
                        help="evaluation protocol for a task or task kind (repeatable), e.g. segmentation=segmentation-demo")
     sweep.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluation-protocol override for every task (repeatable)")
     sweep.add_argument("--split-protocol", default=None)
+    sweep.add_argument("--transform", default=None, help="native (each model's own preprocessing, default) or standard")
     sweep.add_argument("--address", default=None, help="join a Ray cluster at HOST:PORT (default: a local Ray)")
     sweep.add_argument("--cpus", type=int, default=None, help="CPUs a local Ray may use (default: all)")
     sweep.add_argument("--cpus-per-trial", type=float, default=1.0)

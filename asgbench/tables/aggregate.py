@@ -43,7 +43,7 @@ CELL_KEY = ["task", "dataset", "kind", "eval_protocol", "fraction", "metric"]
 RUN_COLUMNS = ["run_id", "created", "model", "display_name", "order", "ablation", "architecture", "group", "task",
                "dataset", "kind", "fraction", "draw", "seed", "split_protocol", "eval_protocol",
                "eval_protocol_variant", "overrides", "objectives", "arsa_alignment", "metric", "headline", "value",
-               "ci_low", "ci_high"]
+               "ci_low", "ci_high", "data"]
 STAT_COLUMNS = ["mean", "sd", "n", "run_ids"]
 
 
@@ -64,7 +64,16 @@ def _run_identity(result: dict) -> dict:
         "eval_protocol": protocol, "eval_protocol_variant": "" if is_default(task["kind"], protocol) else protocol,
         "overrides": ", ".join(spec["overrides"]), "objectives": "+".join(objectives),
         "arsa_alignment": (provenance.get("arsa_alignment") or "") if objectives else "",
+        "data": _data_origin(result),
     }
+
+
+def _data_origin(result: dict) -> str:
+    """"synthetic" for runs on asgbench's synthetic suite, "real" otherwise, "" for results that do not say."""
+    data = result.get("data")
+    if data is None:
+        return ""
+    return "synthetic" if data.get("synthetic_suite_sha256") else "real"
 
 
 def collect(results: Iterable[dict]) -> pd.DataFrame:

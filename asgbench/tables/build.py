@@ -186,7 +186,10 @@ def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True,
     entries, tested = _measured_rows(name, here, columns, outputs)
     if include_reported:
         entries += _reported_rows(name, columns)
-    return Table(name, caption(name, here, groups, include_reported, shared, tested), groups, _blocks(name, entries),
+    used = {run_id for ids in here.get("run_ids", ()) for run_id in ids}
+    origins = runs.loc[runs["run_id"].isin(used)].drop_duplicates("run_id")["data"] if used else runs["data"].iloc[:0]
+    synthetic = (int((origins == "synthetic").sum()), len(origins))
+    return Table(name, caption(name, here, groups, include_reported, shared, tested, synthetic), groups, _blocks(name, entries),
                  "Objectives" if name == ABLATION_TABLE else "Method")
 
 

@@ -97,10 +97,20 @@ def _significance_sentences(tested: Tested, include_reported: bool) -> list[str]
     return parts
 
 
+def _data_sentence(synthetic: tuple[int, int]) -> list[str]:
+    """Numbers from the synthetic look-alike suite say so, whatever else the table holds."""
+    count, total = synthetic
+    if not count:
+        return []
+    which = "All runs" if count == total else f"{count} of {total} runs"
+    return [f"{which} measured on asgbench's synthetic look-alike suite, not on the real datasets."]
+
+
 def caption(name: str, here: pd.DataFrame, groups: tuple[ColumnGroup, ...], include_reported: bool,
-            shared: Mapping[str, SharedSetting] | None = None, tested: Tested | None = None) -> str:
+            shared: Mapping[str, SharedSetting] | None = None, tested: Tested | None = None,
+            synthetic: tuple[int, int] = (0, 0)) -> str:
     metrics = ", ".join(dict.fromkeys(METRIC_NAMES.get(c.metric, c.metric) for g in groups for c in g.columns))
-    parts = [f"{SECTION_TITLES[name]}: test-set {metrics} in %."]
+    parts = [f"{SECTION_TITLES[name]}: test-set {metrics} in %."] + _data_sentence(synthetic)
     parts += ["No measured runs yet."] if here.empty else _runs_sentence(here)
     if not here.empty:
         parts += _significance_sentences(tested or Tested(), include_reported)
