@@ -10,41 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from asgbench.errors import AsgbenchError, ConfigError
+from asgbench.run_spec import RunContext, RunSpec
 
 DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 MIN_FREE_BYTES = 200 * 2**20   # below this a results or cache folder cannot take even one small run
-
-
-@dataclass(frozen=True)
-class RunInputs:
-    """What one run is asked to do, as given (the fields of RunSpec and RunContext a check can read)."""
-
-    model: str
-    task: str
-    fraction: int = 100
-    draw: int = 0
-    seed: int = 0
-    split_protocol: str | None = None
-    eval_protocol: str | None = None
-    checkpoint: str | None = None
-    overrides: tuple[str, ...] = ()
-    transform: str = "native"
-    data_root: str | Path | None = None
-    out: str | Path = "results/runs"
-    cache_dir: str | Path | None = None
-    device: str = "cpu"
-
-    @classmethod
-    def of(cls, spec, context) -> RunInputs:
-        """From a RunSpec and a RunContext (duck-typed, so that this module stays light)."""
-        return cls(model=spec.model, task=spec.task, fraction=spec.fraction, draw=spec.draw, seed=spec.seed,
-                   split_protocol=spec.split_protocol, eval_protocol=spec.eval_protocol, checkpoint=spec.checkpoint,
-                   overrides=tuple(spec.overrides), transform=getattr(spec, "transform", "native"),
-                   data_root=context.data_root, out=context.out, cache_dir=context.cache_dir, device=context.device)
 
 
 def _name_problem(check) -> str | None:
@@ -71,25 +43,25 @@ def writable_folder_problem(folder: Path, what: str) -> str | None:
     return None
 
 
-def _number_problems(inputs: RunInputs) -> list[str]:
+def _number_problems(spec: RunSpec, context: RunContext) -> list[str]:
     from asgbench.data.splits.protocol import FRACTIONS
 
     problems = []
-    for name, value in (("--fraction", inputs.fraction), ("--draw", inputs.draw), ("--seed", inputs.seed)):
+    for name, value in (("--fraction", spec.fraction), ("--draw", spec.draw), ("--seed", spec.seed)):
         if isinstance(value, bool) or not isinstance(value, int):
             problems.append(f"{name} must be a whole number, not {value!r}")
-    if isinstance(inputs.fraction, int) and inputs.fraction not in FRACTIONS:
-        problems.append(f"--fraction must be one of {', '.join(map(str, FRACTIONS))}, not {inputs.fraction}")
-    if isinstance(inputs.draw, int) and inputs.draw < 0:
-        problems.append(f"--draw must be >= 0, not {inputs.draw}")
-    if isinstance(inputs.seed, int) and not 0 <= inputs.seed < 2**32:
-        problems.append(f"--seed must be between 0 and 2**32 - 1, not {inputs.seed}")
-    if not DEVICE.match(str(inputs.device)):
-        problems.append(f"--device must be cpu, cuda, cuda:N or mps, not {inputs.device!r}")
+    if isinstance(spec.fraction, int) and spec.fraction not in FRACTIONS:
+        problems.append(f"--fraction must be one of {', '.join(map(str, FRACTIONS))}, not {spec.fraction}")
+    if isinstance(spec.draw, int) and spec.draw < 0:
+        problems.append(f"--draw must be >= 0, not {spec.draw}")
+    if isinstance(spec.seed, int) and not 0 <= spec.seed < 2**32:
+        problems.append(f"--seed must be between 0 and 2**32 - 1, not {spec.seed}")
+    if not DEVICE.match(str(context.device)):
+        problems.append(f"--device must be cpu, cuda, cuda:N or mps, not {context.device!r}")
     return problems
 
 
-def _name_problems(inputs: RunInputs) -> tuple[list[str], object | None]:
+def _name_problems(spec: RunSpec) -> tuple[list[str], object | None]:
     """Problems with the names (model, task, protocols, transform, overrides) and the task, when it is known."""
     from asgbench.data.splits import SPLIT_PROTOCOLS
     from asgbench.encoders import MODEL_FAMILIES, MODELS
@@ -98,65 +70,65 @@ def _name_problems(inputs: RunInputs) -> tuple[list[str], object | None]:
     from asgbench.tasks.specs import TASKS
 
     problems = []
-    base = str(inputs.model).partition(".")[0]
+    base = str(spec.model).partition(".")[0]
     if base not in MODEL_FAMILIES:
         problems.append(_name_problem(lambda: MODELS.canonical(base)))
     task = None
-    if (problem := _name_problem(lambda: TASKS.canonical(inputs.task))) is not None:
+    if (problem := _name_problem(lambda: TASKS.canonical(spec.task))) is not None:
         problems.append(problem)
     else:
-        task = TASKS.get(inputs.task)
-        problems.append(_name_problem(lambda: protocol_for(task.kind, inputs.eval_protocol, tuple(inputs.overrides))))
-    if inputs.split_protocol is not None:
-        problems.append(_name_problem(lambda: SPLIT_PROTOCOLS.canonical(inputs.split_protocol)))
-    if inputs.transform not in TRANSFORMS:
-        problems.append(f"unknown transform {inputs.transform!r}; expected one of {', '.join(TRANSFORMS)}")
+        task = TASKS.get(spec.task)
+        problems.append(_name_problem(lambda: protocol_for(task.kind, spec.eval_protocol, tuple(spec.overrides))))
+    if spec.split_protocol is not None:
+        problems.append(_name_problem(lambda: SPLIT_PROTOCOLS.canonical(spec.split_protocol)))
+    if spec.transform not in TRANSFORMS:
+        problems.append(f"unknown transform {spec.transform!r}; expected one of {', '.join(TRANSFORMS)}")
     return [p for p in problems if p], task
 
 
-def _path_problems(inputs: RunInputs, task) -> list[str]:
+def _path_problems(spec: RunSpec, context: RunContext, task) -> list[str]:
     from asgbench.config import cache_dir, dataset_root
 
     problems = []
-    if inputs.data_root is not None and not Path(inputs.data_root).is_dir():
-        problems.append(f"--data-root {inputs.data_root}: no such folder (expected one sub-folder per dataset)")
+    if context.data_root is not None and not Path(context.data_root).is_dir():
+        problems.append(f"--data-root {context.data_root}: no such folder (expected one sub-folder per dataset)")
     elif task is not None:
         try:
-            root = dataset_root(task.dataset, inputs.data_root)
+            root = dataset_root(task.dataset, context.data_root)
             if not root.is_dir():
                 problems.append(f"{root}: no {task.dataset} folder there (`asgbench ls datasets` shows the files "
                                 f"expected)")
         except ConfigError as exc:
             problems.append(str(exc))
-    if inputs.checkpoint is not None:
-        path = Path(inputs.checkpoint)
+    if spec.checkpoint is not None:
+        path = Path(spec.checkpoint)
         if not path.exists():
             problems.append(f"--checkpoint {path}: no such file")
         elif not os.access(path, os.R_OK):
             problems.append(f"--checkpoint {path}: not readable")
-    problems.append(writable_folder_problem(Path(inputs.out), "--out"))
-    problems.append(writable_folder_problem(cache_dir(inputs.cache_dir), "cache folder"))
+    problems.append(writable_folder_problem(Path(context.out), "--out"))
+    problems.append(writable_folder_problem(cache_dir(context.cache_dir), "cache folder"))
     return [p for p in problems if p]
 
 
-def _weights_problem(inputs: RunInputs) -> str | None:
+def _weights_problem(spec: RunSpec) -> str | None:
     """The second pass: the model resolved (torch is imported) to see that its released weights are at hand."""
     from asgbench.encoders import resolve_model
 
-    return _name_problem(lambda: resolve_model(inputs.model, inputs.checkpoint))
+    return _name_problem(lambda: resolve_model(spec.model, spec.checkpoint))
 
 
-def run_problems(inputs: RunInputs) -> list[str]:
+def run_problems(spec: RunSpec, context: RunContext) -> list[str]:
     """Every problem with one run's inputs (empty when it may start)."""
-    names, task = _name_problems(inputs)
-    problems = _number_problems(inputs) + names + _path_problems(inputs, task)
+    names, task = _name_problems(spec)
+    problems = _number_problems(spec, context) + names + _path_problems(spec, context, task)
     if not problems:
-        problems += [p for p in (_weights_problem(inputs),) if p]
+        problems += [p for p in (_weights_problem(spec),) if p]
     return problems
 
 
-def check_runs(many: list[RunInputs]) -> None:
+def check_runs(many: list[tuple[RunSpec, RunContext]]) -> None:
     """Raise one ConfigError listing every distinct problem of these runs (a sweep checks its whole grid)."""
-    problems = list(dict.fromkeys(p for inputs in many for p in run_problems(inputs)))
+    problems = list(dict.fromkeys(p for spec, context in many for p in run_problems(spec, context)))
     if problems:
         raise ConfigError("; ".join(problems))

@@ -14,7 +14,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -22,51 +22,19 @@ from pathlib import Path
 from asgbench import __version__
 from asgbench.config import cache_dir as default_cache_dir
 from asgbench.config import dataset_root
-from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL
 from asgbench.data.splits import SPLIT_PROTOCOLS
 from asgbench.data.splits.protocol import FRACTIONS
 from asgbench.encoders import create_encoder, resolve_model
 from asgbench.encoders.config import InputSpec
 from asgbench.errors import ConfigError
-from asgbench.preflight import RunInputs, check_runs
+from asgbench.preflight import check_runs
 from asgbench.progress import Progress, running_total
 from asgbench.results import finished, result_path, write_result
 from asgbench.run_lock import LockHolder, run_lock
+from asgbench.run_spec import RunContext, RunSpec
 from asgbench.tasks.protocols import ProtocolJob, describe, kind_of, protocol_for
 from asgbench.tasks.data import TaskData, load_task_data, task_lists
 from asgbench.tasks.specs import TASKS
-
-DEFAULT_OUT = Path("results") / "runs"
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """What to evaluate; everything here goes into the run_id."""
-
-    model: str
-    task: str
-    fraction: int = 100
-    draw: int = 0
-    seed: int = 0
-    split_protocol: str = DEFAULT_SPLIT_PROTOCOL   # which images are in which list (asgbench.data.splits)
-    checkpoint: str | None = None
-    eval_protocol: str | None = None               # how the encoder is evaluated; None: the task kind's default
-    overrides: tuple[str, ...] = field(default_factory=tuple)
-    transform: str = "native"                      # the model's own preprocessing, or "standard" (shared by all)
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """Where and how to run; none of it changes the numbers, so none of it is in the run_id."""
-
-    data_root: Path | None = None
-    out: Path = DEFAULT_OUT
-    cache_dir: Path | None = None
-    device: str = "cpu"
-    force: bool = False
-    trust_checkpoint: bool = False
-    rebuild_cache: bool = False
-
 
 @dataclass(frozen=True)
 class ResolvedRun:
@@ -172,7 +140,7 @@ def run(spec: RunSpec, context: RunContext = RunContext(), progress: Progress | 
     """Evaluate ``spec`` unless its result exists; return the result either way. Inputs are checked first;
     one process at a time computes a run_id (a second waits, then finds the result)."""
     started = time.perf_counter()
-    check_runs([RunInputs.of(spec, context)])
+    check_runs([(spec, context)])
     resolved = resolve(spec, context)
     out = Path(context.out)
     if not context.force and (done := finished(out, resolved.run_id)) is not None:

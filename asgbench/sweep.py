@@ -20,7 +20,7 @@ from pathlib import Path
 from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL
 from asgbench.data.splits.protocol import FRACTIONS
 from asgbench.errors import ConfigError
-from asgbench.preflight import RunInputs, check_runs
+from asgbench.preflight import check_runs
 from asgbench.results import result_path, write_json_atomic
 from asgbench.run import RunContext, RunSpec, resolve
 from asgbench.tasks.protocols import kind_of
@@ -133,7 +133,7 @@ def sweep(spec: SweepSpec | Sequence[SweepSpec], context: RunContext, *, address
     planned, skipped, seen = [], [], set()
     grids = [spec] if isinstance(spec, SweepSpec) else list(spec)
     run_specs = [one for grid in grids for one in expand(grid)]
-    check_runs([RunInputs.of(run_spec, context) for run_spec in run_specs])   # the whole grid, before any work
+    check_runs([(run_spec, context) for run_spec in run_specs])   # the whole grid, before any work
     for run_spec in run_specs:
         resolved = resolve(run_spec, context)
         if resolved.run_id in seen:

@@ -15,7 +15,7 @@ def _format_metric(result: dict) -> str:
 
 
 def _context(args: argparse.Namespace):
-    from asgbench.run import RunContext
+    from asgbench.run_spec import RunContext
 
     return RunContext(data_root=args.data_root, out=args.out, cache_dir=args.cache_dir, device=args.device, force=args.force,
                       trust_checkpoint=getattr(args, "trust_checkpoint", False),
@@ -23,24 +23,22 @@ def _context(args: argparse.Namespace):
 
 
 def run_one(args: argparse.Namespace) -> int:
-    from asgbench.preflight import RunInputs, check_runs
+    from asgbench.preflight import check_runs
+    from asgbench.run_spec import RunSpec
 
     overrides = list(args.set or []) + (["finetune=true"] if args.finetune else [])
-    # every input checked before torch is even imported: a typo costs a second, not a model load
-    check_runs([RunInputs(model=args.model, task=args.task, fraction=args.fraction, draw=args.draw, seed=args.seed,
-                          split_protocol=args.split_protocol, eval_protocol=args.eval_protocol,
-                          checkpoint=str(args.checkpoint) if args.checkpoint else None, overrides=tuple(overrides),
-                          transform=args.transform, data_root=args.data_root, out=args.out, cache_dir=args.cache_dir,
-                          device=args.device)])
-    from asgbench.run import RunSpec, run
-
     given = {"split_protocol": args.split_protocol, "eval_protocol": args.eval_protocol}
     spec = RunSpec(model=args.model, task=args.task, fraction=args.fraction, draw=args.draw, seed=args.seed,
                    checkpoint=str(args.checkpoint) if args.checkpoint else None, overrides=tuple(overrides),
                    transform=args.transform,
                    **{key: value for key, value in given.items() if value is not None})
+    context = _context(args)
+    # every input checked before torch is even imported: a typo costs a second, not a model load
+    check_runs([(spec, context)])
+    from asgbench.run import run
+
     with ProgressBars(args.quiet) as bars:
-        outcome = run(spec, _context(args), progress=bars)
+        outcome = run(spec, context, progress=bars)
     result = outcome.result
     if outcome.skipped:
         print(f"{outcome.run_id}: already done, nothing to do ({_format_metric(result)}; {outcome.path}; --force reruns it)")
