@@ -11,9 +11,12 @@ run's predictions and decides per entry:
 * MISSING: no result, metric or predictions for the entry;
 * INCONSISTENT: the result file's metric is not the one its own predictions give (an edited or corrupt file);
 * UNDERPOWERED: the reference is too small to be a gate: the smallest drop it detects with 80 % power
-  (:mod:`asgbench.gate_power`) exceeds the drop the gate must catch.
+  (:mod:`asgbench.gate_power`) exceeds the drop the gate must catch;
+* CHANGED: the encoder's features on the test images are not the reference's (their fingerprint,
+  :mod:`asgbench.tasks.fingerprint`, moved by more than float noise): weights, loader or preprocessing
+  changed, whatever the metric says — a probe retrained on a perturbed random network scores as well.
 
-MISSING, INCONSISTENT, REGRESSED and UNDERPOWERED fail the check.
+MISSING, INCONSISTENT, REGRESSED, UNDERPOWERED and CHANGED fail the check.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from asgbench.errors import AsgbenchError, ConfigError, DataLayoutError
 from asgbench.gate_power import POWER, detectable_drop
 from asgbench.results import read_predictions, read_result, result_files, write_text_atomic
 from asgbench.tables import checkpoint_variant
+from asgbench.tasks.fingerprint import TOLERANCE, fingerprint_change
 from asgbench.tasks.paired import RECOMPUTABLE, ScoredImages, paired_difference, point_value
 
 FORMAT = "asgbench-reference"
@@ -40,8 +44,9 @@ BOOTSTRAP_SAMPLES = 1000
 
 IDENTICAL, OK, BETTER = "identical", "ok", "better"
 REGRESSED, MISSING, UNDERPOWERED, INCONSISTENT = "REGRESSED", "MISSING", "UNDERPOWERED", "INCONSISTENT"
-FAILING = (REGRESSED, MISSING, UNDERPOWERED, INCONSISTENT)
-STATUSES = (IDENTICAL, OK, BETTER, REGRESSED, MISSING, UNDERPOWERED, INCONSISTENT)
+CHANGED = "CHANGED"
+FAILING = (REGRESSED, MISSING, UNDERPOWERED, INCONSISTENT, CHANGED)
+STATUSES = (IDENTICAL, OK, BETTER, REGRESSED, MISSING, UNDERPOWERED, INCONSISTENT, CHANGED)
 AGREEMENT = 1e-6    # a result's stored metric and the one recomputed from its predictions agree to this
 
 
@@ -98,6 +103,7 @@ class ReferenceEntry:
     value: float
     images: ScoredImages              # the reference run's per-image outputs
     run_id: str = ""
+    fingerprint: dict | None = None   # of the encoder's test features (linear probe); None: not checked
 
     @property
     def digest(self) -> str:
@@ -214,12 +220,14 @@ def write_reference(runs: Iterable[StoredRun], path: str | Path, settings: GateS
         if metric not in RECOMPUTABLE:
             continue
         images = run.images()
-        entry = ReferenceEntry(identity, metric, point_value(metric, images), images, run.result["run_id"])
+        entry = ReferenceEntry(identity, metric, point_value(metric, images), images, run.result["run_id"],
+                               _fingerprint_of(run.result))
         detectable = detectable_drop(metric, images, settings.margin, settings.confidence)
         status = UNDERPOWERED if detectable > settings.must_detect else OK
         entries.append(CheckEntry(entry, status, entry.value, detectable=detectable))
         rows.append({"run": identity.to_json(), "metric": metric, "value": entry.value, "run_id": entry.run_id,
                      "predictions_sha256": entry.digest, "detectable_drop": detectable if math.isfinite(detectable) else None,
+                     **({"features_fingerprint": entry.fingerprint} if entry.fingerprint else {}),
                      "predictions": images.to_json()})
     payload = {"format": FORMAT, "version": VERSION, "margin": settings.margin, "confidence": settings.confidence,
                "must_detect": settings.must_detect, "entries": rows}
@@ -245,7 +253,8 @@ def read_reference(path: str | Path) -> tuple[list[ReferenceEntry], GateSettings
                               f"rewrite it with `asgbench check --write-reference` (version {VERSION})")
     try:
         entries = [ReferenceEntry(RunIdentity.from_json(item["run"]), item["metric"], float(item["value"]),
-                                  ScoredImages.from_json(item["predictions"]), item.get("run_id", ""))
+                                  ScoredImages.from_json(item["predictions"]), item.get("run_id", ""),
+                                  item.get("features_fingerprint"))
                    for item in data["entries"]]
         settings = GateSettings(float(data["margin"]), float(data["confidence"]), float(data["must_detect"]))
     except (KeyError, TypeError, ValueError) as exc:
@@ -277,6 +286,23 @@ def judge(reference: ReferenceEntry, new: ScoredImages, settings: GateSettings) 
     return CheckEntry(reference, status, value, paired.difference, paired.interval(0.95), detectable, note)
 
 
+def _fingerprint_of(result: dict) -> dict | None:
+    return (result.get("extra") or {}).get("features_fingerprint")
+
+
+def _compare_features(reference: ReferenceEntry, result: dict, outcome: CheckEntry) -> CheckEntry:
+    """CHANGED when the run's features moved beyond float noise from the reference's (where both have them)."""
+    new = _fingerprint_of(result)
+    if reference.fingerprint is None or new is None or outcome.status in (MISSING, INCONSISTENT):
+        return outcome
+    change = fingerprint_change(reference.fingerprint, new)
+    if change <= TOLERANCE:
+        return outcome
+    note = (f"the encoder's test features differ from the reference's (relative change {change:.3g} > {TOLERANCE:g}): "
+            "its weights, loader or preprocessing changed")
+    return CheckEntry(**{**outcome.__dict__, "status": CHANGED, "note": "; ".join(filter(None, [note, outcome.note]))})
+
+
 def check(reference_path: str | Path, runs: Iterable[StoredRun], settings: GateSettings | None = None) -> CheckReport:
     """Compare every reference entry with the matching run; ``settings`` override the reference's own."""
     references, stored = read_reference(reference_path)
@@ -300,6 +326,7 @@ def check(reference_path: str | Path, runs: Iterable[StoredRun], settings: GateS
             outcome = CheckEntry(**{**outcome.__dict__, "status": INCONSISTENT,
                                     "note": f"{run.result['run_id']} states {reference.metric} {stored_value}, its "
                                             f"predictions give {outcome.value:.6f}"})
+        outcome = _compare_features(reference, run.result, outcome)
         if counts[reference.run] > 1:
             note = "; ".join(filter(None, [outcome.note, f"{counts[reference.run]} results for this run, newest compared"]))
             outcome = CheckEntry(**{**outcome.__dict__, "note": note})

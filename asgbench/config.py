@@ -132,6 +132,10 @@ def _check_type(hint, value, where: str, problems: list[str]):
     import types
     import typing
 
+    from dataclasses import is_dataclass
+
+    if isinstance(hint, type) and is_dataclass(hint):   # e.g. the values of a dict[str, SomeSettings]
+        return from_mapping(hint, value if value is not None else {}, where, problems)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:

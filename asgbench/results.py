@@ -59,6 +59,10 @@ def write_text_atomic(path: Path, text: str) -> None:
     _atomic_write(path, lambda p: p.write_text(text))
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda p: p.write_bytes(data))
+
+
 def write_result(out: Path, result: dict, predictions: pd.DataFrame) -> Path:
     """Predictions first, then the JSON that marks the run finished."""
     validate_result(result)

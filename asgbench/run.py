@@ -181,7 +181,8 @@ def _evaluate(resolved: ResolvedRun, context: RunContext, progress: Progress | N
     outcome = kind.run(encoder, data, protocol, job)
     headline_name = outcome.extra["headline"]
     headline = outcome.metrics[headline_name]
-    timings = {**outcome.timings, "total_s": time.perf_counter() - started}
+    # a resumed run counts the seconds its earlier attempts spent up to the state it resumed from
+    timings = {**outcome.timings, "total_s": outcome.timings.get("earlier_attempts_s", 0.0) + time.perf_counter() - started}
     result = {
         "schema_version": 1,
         "run_id": resolved.run_id,

@@ -1,18 +1,17 @@
-"""Sweeps: a grid of (model x task x fraction x draw x seed) run as Ray Tune trials.
+"""Sweeps: a grid of (model x task x fraction x draw x seed), run in this process or on Ray workers.
 
-The grid is expanded and resolved in the driver, so finished run_ids are skipped before Ray starts and a
-killed sweep, run again, does only what is missing. Each trial calls :func:`asgbench.run.run` on one
-RunSpec; a failing trial is recorded (``<out>/.failed/<run_id>.json``, with its error, where result readers never
-look) and the others go on; the record is removed when the run later succeeds.
-Locally Ray is started on 127.0.0.1 without a dashboard; ``address`` joins a cluster instead.
+The grid is expanded and resolved in the driver, so finished run_ids are skipped before any worker starts and
+a killed sweep, run again, does only what is missing. Each run goes through :func:`asgbench.run.run` on a
+worker (:mod:`asgbench.sweep_exec`), whose finished files travel back to the driver and are written into
+``--out`` there (:mod:`asgbench.sweep_outbox`); a failing run is recorded (``<out>/.failed/<run_id>.json``, with
+its error, where result readers never look) and the others go on; the record is removed when the run later
+succeeds. Locally Ray is started on 127.0.0.1 without a dashboard; ``address`` joins a cluster instead.
 """
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 import time
-import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,12 +20,14 @@ from asgbench.data.splits import DEFAULT_SPLIT_PROTOCOL
 from asgbench.data.splits.protocol import FRACTIONS
 from asgbench.errors import ConfigError
 from asgbench.preflight import check_runs
-from asgbench.results import result_path, write_json_atomic
+from asgbench.results import result_path
 from asgbench.run import RunContext, RunSpec, resolve
+from asgbench.sweep_exec import Events, Placement, run_in_process, run_on_ray, worker_count
+from asgbench.sweep_outbox import FAILED_DIR, NodePaths, RunPayload, deliver
 from asgbench.tasks.protocols import kind_of
 from asgbench.tasks.specs import TASKS
 
-FAILED_DIR = ".failed"
+__all__ = ["FAILED_DIR", "SweepReport", "SweepSpec", "expand", "group_runs", "sweep", "sweep_spec_from"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class SweepSpec:
     eval_protocols: dict[str, str] = field(default_factory=dict)  # task kind or task name -> evaluation protocol
     overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task kind or task name -> protocol overrides
     transform: str = "native"         # every model's own preprocessing, or "standard" for all
+    node_paths: dict[str, NodePaths] = field(default_factory=dict)  # node IP (or "*") -> its paths to the inputs
 
 
 @dataclass
@@ -53,6 +55,7 @@ class SweepReport:
     done: list[str]
     failed: dict[str, str]
     seconds: float
+    nodes: dict[str, int] = field(default_factory=dict)   # where the runs ran ("<ip>/<node id>") -> how many
 
 
 def expand(sweep: SweepSpec) -> list[RunSpec]:
@@ -72,29 +75,6 @@ def expand(sweep: SweepSpec) -> list[RunSpec]:
     return specs
 
 
-def _trial(config: dict) -> None:
-    """One Ray Tune trial: run its specs in order; record each failure instead of raising it."""
-    from ray import tune
-
-    from asgbench.run import run
-
-    config = config["trial"]
-    context = RunContext(**{k: (Path(v) if k in ("data_root", "out", "cache_dir") and v is not None else v)
-                            for k, v in config["context"].items()})
-    for item in config["runs"]:
-        spec = RunSpec(**{**item["spec"], "overrides": tuple(item["spec"]["overrides"])})
-        try:
-            outcome = run(spec, context)
-            (Path(context.out) / FAILED_DIR / f"{item['run_id']}.json").unlink(missing_ok=True)
-            tune.report({"status": "done", "run_id": outcome.run_id, "value": outcome.result["headline"]["value"]})
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded and reported, never hidden
-            message = " ".join(str(exc).split()) or type(exc).__name__
-            write_json_atomic(Path(context.out) / FAILED_DIR / f"{item['run_id']}.json",
-                              {"run_id": item["run_id"], "spec": item["spec"], "error": message,
-                               "kind": type(exc).__name__, "traceback": traceback.format_exc()[-4000:]})
-            tune.report({"status": "failed", "run_id": item["run_id"], "error": message})
-
-
 def group_runs(planned: list, group_by: str) -> list[list]:
     """Trials as lists of runs: one run each, or every run that reads the same cached features together.
 
@@ -111,24 +91,11 @@ def group_runs(planned: list, group_by: str) -> list[list]:
     return list(groups.values())
 
 
-def _start_ray(address: str | None, cpus: int | None) -> None:
-    import ray
-
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        return
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # bind Ray's services to 127.0.0.1 only
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-
-
 def sweep(spec: SweepSpec | Sequence[SweepSpec], context: RunContext, *, address: str | None = None, cpus_per_trial: float = 1.0,
-          gpus_per_trial: float = 0.0, total_cpus: int | None = None, group_by: str = "run",
+          gpus_per_trial: float = 0.0, total_cpus: int | None = None, group_by: str = "features",
           progress: Callable[[int, int, int, int], None] | None = None) -> SweepReport:
-    """Run the grid (or the union of several grids, in one Ray session); ``progress(done, running, failed,
-    total)`` is called as runs finish."""
+    """Run the grid (or the union of several grids, in one session); ``progress(done, running, failed, total)``
+    is called as runs start and finish."""
     started = time.perf_counter()
     planned, skipped, seen = [], [], set()
     grids = [spec] if isinstance(spec, SweepSpec) else list(spec)
@@ -143,87 +110,70 @@ def sweep(spec: SweepSpec | Sequence[SweepSpec], context: RunContext, *, address
             skipped.append(resolved.run_id)
         else:
             planned.append(resolved)
-    total = len(planned)
     if not planned:
         return SweepReport(len(skipped), skipped, [], {}, time.perf_counter() - started)
     if gpus_per_trial and context.device == "cpu":
         raise ConfigError("--gpus-per-trial needs --device cuda")
-
-    import ray
-    from ray import tune
-
-    _start_ray(address, total_cpus)
-    # Ray workers do not run in this directory: every path they get is absolute
-    context_dict = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v) for k, v in asdict(context).items()}
-    space = [{"context": context_dict,
-              "runs": [{"run_id": r.run_id,
-                        "spec": {**asdict(r.spec), "overrides": list(r.spec.overrides),
-                                 "checkpoint": str(Path(r.spec.checkpoint).resolve()) if r.spec.checkpoint else None}}
-                       for r in group]}
-             for group in group_runs(planned, group_by)]
-    state = {"done": 0, "running": 0, "failed": 0}
-    reported: dict[str, int] = {}
-
-    class Progress(tune.Callback):
-        """Counts runs, not trials: a trial reports once per run it finishes."""
-
-        def on_trial_start(self, iteration, trials, trial, **info):
-            state["running"] += len(trial.config["trial"]["runs"])
-            self._tell()
-
-        def on_trial_result(self, iteration, trials, trial, result, **info):
-            reported[trial.trial_id] = reported.get(trial.trial_id, 0) + 1
-            state["running"] -= 1
-            state["failed" if result.get("status") == "failed" else "done"] += 1
-            self._tell()
-
-        def on_trial_error(self, iteration, trials, trial, **info):
-            unfinished = len(trial.config["trial"]["runs"]) - reported.get(trial.trial_id, 0)
-            state["running"] = max(0, state["running"] - unfinished)
-            state["failed"] += unfinished
-            self._tell()
-
-        def _tell(self):
-            if progress:
-                progress(state["done"], state["running"], state["failed"], total)
-
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's classic reporter honours verbose=0: no tables on stdout
-    resources = {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})}
-    with tempfile.TemporaryDirectory(prefix="asgbench-tune-") as storage:
-        tuner = tune.Tuner(
-            tune.with_resources(_trial, resources),
-            param_space={"trial": tune.grid_search(space)},
-            tune_config=tune.TuneConfig(num_samples=1, reuse_actors=False),
-            run_config=tune.RunConfig(name="sweep", storage_path=storage, callbacks=[Progress()], verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=0)),
-        )
-        grid = tuner.fit()
-    done, failed = [], {}
-    for result in grid:
-        runs = (result.config or {}).get("trial", {}).get("runs", [])
-        history = result.metrics_dataframe
-        reported = {} if history is None or "run_id" not in history else dict(zip(history["run_id"], history["status"]))
-        for item in runs:
-            run_id = item["run_id"]
-            status = reported.get(run_id)
-            if status == "done":
-                done.append(run_id)
-            elif status == "failed":
-                failed[run_id] = _failure_message(Path(context.out), run_id)
-            else:
-                failed[run_id] = " ".join(str(result.error).split())[:500] if result.error else "did not run"
-    if not address:
-        ray.shutdown()
-    return SweepReport(len(skipped) + total, skipped, done, failed, time.perf_counter() - started)
+    out = Path(context.out).resolve()
+    # workers may not run in this directory: every path they get is absolute
+    context_fields = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v) for k, v in asdict(context).items()}
+    groups = [[{"run_id": r.run_id,
+                "spec": {**asdict(r.spec), "overrides": list(r.spec.overrides),
+                         "checkpoint": str(Path(r.spec.checkpoint).resolve()) if r.spec.checkpoint else None}}
+               for r in group]
+              for group in group_runs(planned, group_by)]
+    tally = _Tally(out, len(planned), progress)
+    placement = Placement(address, cpus_per_trial, gpus_per_trial, total_cpus)
+    node_paths = _merged_node_paths(grids)
+    if address is None and worker_count(placement, len(groups)) == 1:
+        run_in_process(groups, context_fields, out, node_paths, tally.events())
+    else:
+        run_on_ray(groups, context_fields, out, node_paths, placement, tally.events())
+    return SweepReport(len(skipped) + len(planned), skipped, tally.done, tally.failed, time.perf_counter() - started,
+                       dict(tally.nodes))
 
 
-def _failure_message(out: Path, run_id: str) -> str:
-    import json
+class _Tally:
+    """The driver's side of the events: each payload written into ``out`` as it arrives, and counted."""
 
-    try:
-        return json.loads((out / FAILED_DIR / f"{run_id}.json").read_text())["error"]
-    except (OSError, ValueError, KeyError):
-        return "failed"
+    def __init__(self, out: Path, total: int, progress: Callable[[int, int, int, int], None] | None):
+        self.out, self.total, self.progress = out, total, progress
+        self.running = 0
+        self.done: list[str] = []
+        self.failed: dict[str, str] = {}
+        self.nodes: Counter[str] = Counter()
+
+    def events(self) -> Events:
+        return Events(started=self._started, finished=self._finished)
+
+    def _started(self, run_id: str) -> None:
+        self.running += 1
+        self._tell()
+
+    def _finished(self, payload: RunPayload) -> None:
+        self.running -= 1
+        try:
+            deliver(payload, self.out)
+        except Exception as exc:  # noqa: BLE001 - a payload that cannot be written fails its run, not the sweep
+            payload = RunPayload(payload.run_id, payload.node, failure={"run_id": payload.run_id, "error": str(exc)})
+            deliver(payload, self.out)
+        if payload.ok:
+            self.done.append(payload.run_id)
+            self.nodes[payload.node] += 1
+        else:
+            self.failed[payload.run_id] = (payload.failure or {}).get("error", "failed")
+        self._tell()
+
+    def _tell(self) -> None:
+        if self.progress:
+            self.progress(len(self.done), self.running, len(self.failed), self.total)
+
+
+def _merged_node_paths(grids: list[SweepSpec]) -> dict[str, NodePaths]:
+    merged: dict[str, NodePaths] = {}
+    for grid in grids:
+        merged.update(grid.node_paths)
+    return merged
 
 
 def load_sweep_file(path: Path) -> dict:

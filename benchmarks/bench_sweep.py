@@ -1,8 +1,13 @@
-"""Benchmark: a sweep on Ray vs. the same runs one after another in one process.
+"""Benchmark: `asgbench sweep` against the obvious alternative, the same runs one after another in one process.
 
-The grid (default: random-r18 x rsna-lp, covidx-lp, nih-lp x 10 / 100 % x seed 0) runs twice from cold caches: sequentially with ``asgbench.run.run`` in this process, then as Ray
-Tune trials with one CPU each on a local Ray. Prints both wall times and their ratio.
-Run: ``python benchmarks/bench_sweep.py --suite .asgbench/demo/suite-small``.
+Grids:
+- ``demo``: the demo's linear-probe grid (its four tasks x 1/10/100 % x seeds 0, 1, 2) for two encoders, the
+  demo's ResNet-18 and a small ViT (random weights stand in for the pre-trained variants: the cost is the same);
+- ``ci``: the CI gate's grid (``CI_SWEEP`` in the Makefile: random-r18 x nih-lp x 100 %, 2 CPUs per worker).
+Each grid runs from cold caches three ways: the loop (``asgbench.run.run`` per spec in this process), the sweep
+with one CPU per worker (Ray workers unless only one fits), and the sweep with every CPU in one worker (in this
+process). Prints wall times and the ratio loop / sweep (> 1: the sweep is faster).
+Run: ``python benchmarks/bench_sweep.py --suite .asgbench/demo/suite-small --grid demo``.
 """
 from __future__ import annotations
 
@@ -10,41 +15,63 @@ import argparse
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tabulate import tabulate
 
+from asgbench.demo.plan import FULL
 from asgbench.run import RunContext, run
 from asgbench.sweep import SweepSpec, expand, sweep
+
+
+@dataclass(frozen=True)
+class Grid:
+    spec: SweepSpec
+    cpus_per_worker: tuple[float, ...]
+
+
+def grids(cpus: int) -> dict[str, Grid]:
+    plan = FULL
+    return {
+        "demo": Grid(SweepSpec(models=("random-r18", "random-vit-tiny"), tasks=plan.probe_tasks, fractions=plan.fractions,
+                               seeds=plan.seeds), (1.0, float(cpus))),
+        "ci": Grid(SweepSpec(models=("random-r18",), tasks=("nih-lp",), fractions=(100,), seeds=(0,)), (float(cpus),)),
+    }
+
+
+def timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", type=Path, default=Path(".asgbench/demo/suite-small"))
-    parser.add_argument("--models", default="random-r18")
-    parser.add_argument("--tasks", default="rsna-lp,covidx-lp,nih-lp")
+    parser.add_argument("--grid", choices=("demo", "ci"), action="append", help="repeatable (default: both)")
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
-    spec = SweepSpec(models=tuple(args.models.split(",")), tasks=tuple(args.tasks.split(",")), fractions=(10, 100), seeds=(0,),
-                     overrides={"segmentation": ("max_epochs=3",)})
-    runs = expand(spec)
-    with tempfile.TemporaryDirectory() as scratch:
-        scratch = Path(scratch)
-        sequential = RunContext(data_root=args.suite.resolve(), out=scratch / "sequential", cache_dir=scratch / "cache-sequential")
-        started = time.perf_counter()
-        for run_spec in runs:
-            run(run_spec, sequential)
-        sequential_seconds = time.perf_counter() - started
+    rows = []
+    for name in args.grid or ["demo", "ci"]:
+        grid = grids(args.cpus)[name]
+        specs = expand(grid.spec)
+        with tempfile.TemporaryDirectory() as scratch:
+            scratch = Path(scratch)
 
-        parallel = RunContext(data_root=args.suite.resolve(), out=scratch / "ray", cache_dir=scratch / "cache-ray")
-        started = time.perf_counter()
-        report = sweep(spec, parallel, cpus_per_trial=1, total_cpus=args.cpus)
-        ray_seconds = time.perf_counter() - started
-    rows = [["one after another, one process", f"{sequential_seconds:.0f}"],
-            [f"Ray Tune sweep, {args.cpus} CPUs, 1 per trial", f"{ray_seconds:.0f}"]]
-    print(f"{len(runs)} runs ({args.models} x {args.tasks} x 10/100 %), cold caches, {len(report.failed)} failed")
-    print(tabulate(rows, headers=["way", "wall s"], tablefmt="github"))
-    print(f"speed-up: {sequential_seconds / ray_seconds:.2f}x")
+            def context(way: str) -> RunContext:
+                return RunContext(data_root=args.suite.resolve(), out=scratch / way, cache_dir=scratch / f"cache-{way}")
+
+            loop = timed(lambda: [run(spec, context("loop")) for spec in specs])
+            rows.append([name, len(specs), "loop in one process", f"{loop:.0f}", "1.00"])
+            for per_worker in grid.cpus_per_worker:
+                way = f"sweep-{per_worker:g}"
+                seconds = timed(lambda: sweep(grid.spec, context(way), cpus_per_trial=per_worker, total_cpus=args.cpus))
+                workers = int(args.cpus // per_worker)
+                how = f"sweep, {workers} Ray workers x {per_worker:g} CPU" if workers > 1 else f"sweep, in process ({per_worker:g} CPUs)"
+                rows.append([name, len(specs), how, f"{seconds:.0f}", f"{loop / seconds:.2f}"])
+    print(f"{args.cpus} CPUs, cold caches, suite {args.suite}")
+    print(tabulate(rows, headers=["grid", "runs", "way", "wall s", "loop / this"], tablefmt="github"))
 
 
 if __name__ == "__main__":

@@ -160,3 +160,16 @@ def test_check_command_exit_codes_and_table(tmp_path, reference_run, capsys):
     assert "95% CI (paired)" in out and "detectable drop" in out and "FAIL" in out
     write_run(tmp_path / "same", targets, scores, patients)
     assert main(["check", "--reference", str(path), "--results", str(tmp_path / "same")]) == 0
+
+
+def test_feature_fingerprints_ignore_float_noise_and_catch_real_changes():
+    from asgbench.tasks.fingerprint import TOLERANCE, feature_fingerprint, fingerprint_change
+
+    rng = np.random.default_rng(0)
+    features = np.abs(rng.standard_normal((300, 512))).astype(np.float32)   # post-ReLU features, like a pooled CNN's
+    reference = feature_fingerprint(features)
+    jitter = features * (1 + 1e-6 * rng.standard_normal(features.shape)).astype(np.float32)  # another CPU's rounding
+    assert fingerprint_change(reference, feature_fingerprint(jitter)) < TOLERANCE / 100
+    shifted = features + 0.01 * rng.standard_normal(features.shape).astype(np.float32) + 0.01
+    assert fingerprint_change(reference, feature_fingerprint(shifted)) > TOLERANCE
+    assert fingerprint_change(reference, feature_fingerprint(features[:-1])) == float("inf")

@@ -91,3 +91,75 @@ def test_the_committed_reference_is_a_gate():
         assert entry.value > 0.55                                   # above chance (0.5 for a macro AUC)
 
 
+
+
+# -- degradations a retrained probe hides: caught by the features' fingerprint, on the tiny suite --------------
+TINY_SPEC = RunSpec(model="random-r18", task="nih-lp", fraction=100, seed=0)
+
+
+def _tiny_run(suite: Path, out: Path, cache: Path) -> Path:
+    run(TINY_SPEC, RunContext(data_root=suite, out=out, cache_dir=cache, force=True, rebuild_cache=True))
+    return out
+
+
+def _tiny_status(reference: Path, out: Path) -> tuple[str, str]:
+    """The tiny suite has no power to detect drops (UNDERPOWERED); what matters here is CHANGED or not."""
+    [entry] = check(reference, stored_runs(out)).entries
+    return entry.status, entry.note
+
+
+@pytest.fixture(scope="module")
+def tiny_reference(tiny_suite, tmp_path_factory):
+    from asgbench.check import write_reference
+
+    folder = tmp_path_factory.mktemp("tiny-gate")
+    out = _tiny_run(tiny_suite, folder / "reference-runs", folder / "cache")
+    write_reference(stored_runs(out), folder / "reference.json")
+    return folder / "reference.json"
+
+
+def test_an_unchanged_tiny_rerun_keeps_its_features(tiny_suite, tiny_reference, tmp_path):
+    from asgbench.check import UNDERPOWERED
+
+    out = _tiny_run(tiny_suite, tmp_path / "runs", tmp_path / "cache")
+    [entry] = check(tiny_reference, stored_runs(out)).entries
+    # not CHANGED (which would override UNDERPOWERED, the tiny suite's lack of power) and the same outputs
+    assert entry.status == UNDERPOWERED and entry.difference == 0.0, (entry.status, entry.note)
+
+
+def test_noise_added_to_the_weights_is_caught(tiny_suite, tiny_reference, tmp_path, monkeypatch):
+    """3x the weights' spread of noise: the probe does as well on a random network, the features do not match."""
+    import torch
+
+    import asgbench.run as run_module
+    from asgbench.check import CHANGED
+
+    original = run_module.create_encoder
+
+    def noisy(*args, **kwargs):
+        encoder = original(*args, **kwargs)
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for parameter in encoder.backbone.parameters():
+                if parameter.numel() > 1:
+                    parameter.add_(3 * parameter.std() * torch.randn(parameter.shape, generator=generator))
+        return encoder
+
+    monkeypatch.setattr(run_module, "create_encoder", noisy)
+    status, note = _tiny_status(tiny_reference, _tiny_run(tiny_suite, tmp_path / "runs", tmp_path / "cache"))
+    assert status == CHANGED and "features differ" in note
+
+
+def test_preprocessing_without_normalisation_is_caught(tiny_suite, tiny_reference, tmp_path, monkeypatch):
+    """A preprocessing bug (the mean/std step dropped) changes the features even where the metric holds."""
+    from asgbench.check import CHANGED
+    from asgbench.encoders.model import Encoder
+    from asgbench.encoders.transforms import transform_images
+
+    def unnormalised(self, images, boxes=None):
+        x = transform_images(images.to(self.mean.device), self.config.input, boxes)
+        return x.expand(-1, self.config.input.channels, -1, -1)
+
+    monkeypatch.setattr(Encoder, "preprocess", unnormalised)
+    status, note = _tiny_status(tiny_reference, _tiny_run(tiny_suite, tmp_path / "runs", tmp_path / "cache"))
+    assert status == CHANGED and "features differ" in note

@@ -211,3 +211,70 @@ def test_tag_queries_without_a_pretrained_text_model_tell_the_tags_apart(annotat
     cls = torch.nn.functional.normalize(
         encode_tag_queries(build_text_encoder(config, len(load_tokenizer(out / "tokenizer"))), load_tokenizer(out / "tokenizer")), dim=1)
     assert (cls @ cls.T).min() > 0.99
+
+
+# -- the hedged policy: recorded by prepare, read by the trainer, honoured by IRL -------------------------------
+@pytest.fixture(scope="module")
+def annotations_ignore(tiny_suite, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pretrain-ignore") / "annotations"
+    assert main(["pretrain", "prepare", "--data-root", str(tiny_suite / "mimic"), "--out", str(out), "--hedged", "ignore",
+                 "--quiet"]) == 0
+    return out
+
+
+def _irl_through_the_trainer(folder: Path, positions: list[int]) -> torch.Tensor:
+    """IRL of fixed logits on the chosen records, with the masking the trainer derives from the manifest."""
+    from types import SimpleNamespace
+
+    from asgbench.pretrain.config import TrainConfig
+    from asgbench.pretrain.data import Batch, masks_uncertain_tags, read_annotations
+    from asgbench.pretrain.trainer import compute_losses
+
+    manifest, records = read_annotations(folder)
+    tags = torch.tensor([records[p].tags for p in positions])
+    logits = torch.linspace(-3, 3, tags.numel(), dtype=torch.float64).reshape(tags.shape)
+    batch = Batch(*(torch.zeros(1) for _ in range(4)), tags, *(torch.zeros(1) for _ in range(3)))
+
+    def model(*_, **__):
+        return SimpleNamespace(tag_logits=logits)
+
+    return compute_losses(model, batch, TrainConfig(), {"irl"}, mask_uncertain=masks_uncertain_tags(manifest))["irl"]
+
+
+def test_prepare_defaults_to_the_negative_policy_as_the_release_trains(annotations):
+    from asgbench.pretrain.data import masks_uncertain_tags
+    from asgbench.pretrain.report_parser import DEFAULT_HEDGED
+
+    manifest = json.loads((annotations / "manifest.json").read_text())
+    assert manifest["hedged"] == DEFAULT_HEDGED == "negative" and not masks_uncertain_tags(manifest)
+    with gzip.open(annotations / "annotations.jsonl.gz", "rt") as handle:
+        assert all(-1 not in json.loads(line)["tags"] for line in handle)
+    assert not masks_uncertain_tags({}) and masks_uncertain_tags({"hedged": "ignore"})  # older data: as before
+
+
+def test_ignore_leaves_hedged_tags_out_of_irl_and_negative_does_not(annotations, annotations_ignore):
+    from asgbench.pretrain.data import read_annotations
+
+    _, ignored = read_annotations(annotations_ignore)
+    _, negative = read_annotations(annotations)
+    assert [r.image_id for r in ignored] == [r.image_id for r in negative]
+    hedged = [i for i, r in enumerate(ignored) if -1 in r.tags]
+    certain = [i for i, r in enumerate(ignored) if -1 not in r.tags]
+    assert hedged and len(certain) >= 2, "the tiny suite should hold hedged and unhedged reports"
+    with_hedge, without = [hedged[0], *certain[:2]], certain[:3]
+    assert _irl_through_the_trainer(annotations_ignore, with_hedge).item() != pytest.approx(
+        _irl_through_the_trainer(annotations, with_hedge).item(), rel=1e-6)
+    assert torch.equal(_irl_through_the_trainer(annotations_ignore, without), _irl_through_the_trainer(annotations, without))
+
+
+def test_the_trainer_reads_the_policy_from_the_manifest(annotations, annotations_ignore, tmp_path):
+    from asgbench.pretrain.data import read_annotations
+
+    _, records = read_annotations(annotations_ignore)
+    assert any(-1 in r.tags for r in records if r.split == "train")
+    first = {}
+    for name, folder in (("negative", annotations), ("ignore", annotations_ignore)):
+        out = tmp_path / name
+        assert main(train_args(folder, out, "optim.max_epochs=1", "loss.objectives=irl")) == 0
+        first[name] = float(_history(out)[0]["train_irl"])
+    assert first["ignore"] != pytest.approx(first["negative"], rel=1e-6)

@@ -384,3 +384,32 @@ def test_encode_tag_queries_is_frozen_deterministic_and_cacheable(tmp_path):
     with pytest.raises(ConfigError):
         TagQueries.load(cached, tuple(reversed(ASG_TAGS)))
     assert TagDecoder(loaded.vectors, memory_dim=16, config=TINY)(torch.randn(2, 5, 16)).shape == (2, len(ASG_TAGS))
+
+
+def test_irl_with_uncertain_masked_leaves_the_minus_ones_out():
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], dtype=torch.float64)
+    tags = torch.tensor([[1, -1, 0], [-1, 1, 1]])
+    kept = [(0, 0, 1), (0, 2, 0), (1, 1, 1), (1, 2, 1)]   # (row, column, target) of the entries that are not -1
+    manual = 0.0
+    for row, column, y in kept:
+        p = 1 / (1 + math.exp(-logits[row, column].item()))
+        manual -= y * math.log(p) + (1 - y) * math.log(1 - p)
+    masked = irl_loss(logits, tags, mask_uncertain=True)
+    assert masked.item() == pytest.approx(manual / len(kept), rel=1e-12)
+    assert masked.item() != pytest.approx(irl_loss(logits, tags).item(), rel=1e-6)   # "ignore" is not "negative"
+    certain = torch.tensor([[1, 0, 0], [0, 1, 1]])
+    assert torch.equal(irl_loss(logits, certain, mask_uncertain=True), irl_loss(logits, certain))
+
+
+def test_irl_with_every_tag_uncertain_is_an_attached_zero():
+    logits = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    loss = irl_loss(logits, torch.full((2, 3), -1), mask_uncertain=True)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert logits.grad is not None and torch.all(logits.grad == 0)
+
+
+def test_erl_targets_already_leave_uncertain_tags_out():
+    # soft labels use positives only: a -1 gives the same targets as a 0, which is what masking it would give
+    tags = torch.tensor([[1, -1, 0], [1, 0, 1], [-1, -1, 1]])
+    torch.testing.assert_close(erl_targets(tags, torch.float64), erl_targets(tags.clamp_min(0), torch.float64))

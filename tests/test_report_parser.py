@@ -2,6 +2,8 @@
 and real Indiana University reports (the XMLs bundled with torchxrayvision)."""
 from __future__ import annotations
 
+import gzip
+import json
 import re
 import tarfile
 import xml.etree.ElementTree as ET
@@ -10,6 +12,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
+from asgbench.cli import main
 from asgbench.data.synthetic.context import PRESETS, SynthContext
 from asgbench.data.synthetic.labels import sample_findings
 from asgbench.data.synthetic.reports import write_report
@@ -18,8 +21,8 @@ from asgbench.data.synthetic.writers import mimic
 from asgbench.errors import DataLayoutError
 from asgbench.pretrain import lexicon as lx
 from asgbench.pretrain.parser_scoring import read_truth, score_reports
-from asgbench.pretrain.report_parser import (ParsedReport, ParsedSentence, Triplet, parse_report, parse_sentence,
-                                             parse_sentences, region_sentences, tag_vector)
+from asgbench.pretrain.report_parser import (DEFAULT_HEDGED, ParsedReport, ParsedSentence, Triplet, parse_report,
+                                             parse_sentence, parse_sentences, region_sentences, tag_vector)
 from asgbench.pretrain.report_text import split_sentences
 from asgbench.vocab import ASG_TAGS, BOXLESS_LOCATIONS, IMAGENOME_REGIONS, UNSPECIFIED
 
@@ -39,11 +42,12 @@ def on(regions: set[str] | str, finding: str, existence: str) -> set[tuple[str, 
 # -- lexicon --------------------------------------------------------------------------------------------
 def test_lexicon_covers_every_tag_and_names_only_known_regions():
     assert set(lx.TAG_POLICIES) == set(ASG_TAGS)
-    assert {t.tag for t in lx.FINDING_TERMS if t.tag} == set(ASG_TAGS)
+    assert not set(lx.OTHER_FINDINGS) & set(ASG_TAGS)
+    assert {t.tag for t in lx.FINDING_TERMS if t.tag} == set(ASG_TAGS) | set(lx.OTHER_FINDINGS)
     for term in lx.REGION_TERMS:
         names = set(term.regions) | {f"{side} {zone}" for side in lx.SIDES for zone in term.zones}
         assert names <= KNOWN_REGIONS, term
-    for policy in lx.TAG_POLICIES.values():
+    for policy in lx.POLICIES.values():
         assert set(policy.default_regions) <= KNOWN_REGIONS, policy
         assert not policy.side_zone or {f"{s} {policy.side_zone}" for s in lx.SIDES} <= KNOWN_REGIONS, policy
     for term in lx.FINDING_TERMS:
@@ -74,6 +78,17 @@ def test_tiny_suite_report_truth_is_recovered(tiny_mimic):
     scores, n_sentences = score_reports(pairs)
     assert len(pairs) >= 20 and n_sentences >= 100
     assert_scores(scores)
+
+
+def test_prepare_records_the_hedged_policy_in_the_manifest(tiny_mimic, tmp_path):
+    out = tmp_path / "annotations"
+    assert main(["pretrain", "prepare", "--data-root", str(tiny_mimic / "mimic"), "--out", str(out),
+                 "--no-scene-graphs", "--hedged", "positive", "--quiet"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["hedged"] == "positive"
+    with gzip.open(out / "annotations.jsonl.gz", "rt") as handle:
+        tags = [json.loads(line)["tags"] for line in handle]
+    assert tags and all(-1 not in t for t in tags)  # a hedged tag is positive, no longer the -1 mark
+    assert DEFAULT_HEDGED == "negative"  # what the release trains with: its losses count hedged (-1) as absent
 
 
 def test_read_truth_reports_bad_files(tmp_path):
@@ -152,7 +167,8 @@ def test_cardiomegaly_and_no_acute_process():
      {("left lower lung zone", "opacity", "present"), ("left lower lung zone", "pneumonia", "uncertain")}),
     ("? Right pneumothorax.", {("right apical zone", "pneumothorax", "uncertain")}),
     ("Stable densities in the left base compatible with scarring or atelectasis.",
-     {("left lower lung zone", "scar", "uncertain"), ("left lower lung zone", "atelectasis", "uncertain")}),
+     {("left lower lung zone", "opacity", "present"), ("left lower lung zone", "scar", "uncertain"),
+      ("left lower lung zone", "atelectasis", "uncertain")}),
     ("The heart size is borderline enlarged.", {("cardiac silhouette", "cardiomegaly", "uncertain")}),
     # negation after the finding, and pseudo-negation
     ("The previously seen right pneumothorax has resolved.", {("right apical zone", "pneumothorax", "absent")}),
@@ -184,7 +200,8 @@ def test_cardiomegaly_and_no_acute_process():
     ("Healing left clavicle fracture.", {("left clavicle", "fracture", "present")}),
     ("Compression deformity of the thoracic spine.", {("spine", "deformity", "present")}),
     ("A hiatal hernia is seen behind the heart.", {("mediastinum", "hernia", "present")}),
-    ("Calcified granuloma in the right upper lobe.", {("right upper lung zone", "calcification", "present")}),
+    ("Calcified granuloma in the right upper lobe.", {("right upper lung zone", "calcification", "present"),
+                                                      ("right upper lung zone", "granuloma", "present")}),
     ("Sternotomy wires are intact.", {("mediastinum", "wire", "present")}),
     ("Dual-lead pacemaker in place.", {("right atrium", "pacemaker", "present")}),
     ("Hyperinflated lungs consistent with COPD.",
@@ -197,7 +214,7 @@ def test_cardiomegaly_and_no_acute_process():
     ("The tracheostomy tube tip is 5 cm above the carina.",
      {("trachea", "tube", "present"), ("trachea", "tip", "present")}),
     ("Pericardial effusion is noted.", set()),
-    ("Evidence of previous granulomatous infection.", set()),
+    ("Evidence of previous granulomatous infection.", {(UNSPECIFIED, "granuloma", "present")}),
 ])
 def test_real_style_sentences(text, expected):
     assert triplets(text) == expected
@@ -219,7 +236,7 @@ def test_every_triplet_uses_the_shared_vocabularies():
     for text in ("Right IJ line tip in the SVC.", "Left chest wall pacemaker.", "Right breast implant.",
                  "Subcutaneous emphysema in the left chest wall.", "Old right rib fractures."):
         for t in parse_sentence(text):
-            assert t.region in KNOWN_REGIONS and t.finding in ASG_TAGS
+            assert t.region in KNOWN_REGIONS and (t.finding in ASG_TAGS or t.finding in lx.OTHER_FINDINGS)
             assert t.existence in ("present", "absent", "uncertain")
 
 
@@ -278,14 +295,16 @@ def test_parse_report_without_sections_uses_the_last_paragraph():
 
 
 def test_tag_vector_prefers_present_over_uncertain_over_absent():
-    vector = tag_vector([
+    triplets = [
         Triplet("right lung", "opacity", "absent"), Triplet("left lung", "opacity", "present"),
         Triplet("right lung", "edema", "uncertain"), Triplet("left lung", "edema", "absent"),
         Triplet("right lung", "pneumothorax", "absent"),
-    ])
+    ]
+    vector = tag_vector(triplets, "ignore")   # the -1 mark shows that uncertain outranked absent
     assert vector.dtype == np.int8 and vector.shape == (len(ASG_TAGS),)
     assert vector[ASG_TAGS.index("opacity")] == 1 and vector[ASG_TAGS.index("edema")] == -1
     assert vector[ASG_TAGS.index("pneumothorax")] == 0 and int(np.abs(vector).sum()) == 2
+    assert tag_vector(triplets)[ASG_TAGS.index("edema")] == 0   # the default policy: hedged trains as absent
     assert not tag_vector([]).any()
 
 
@@ -347,7 +366,8 @@ IU_KNOWN = {
     "The cardiac silhouette and mediastinum size are within normal limits.":
         {("cardiac silhouette", "cardiomegaly", "absent"), ("mediastinum", "enlarged cardiomediastinum", "absent")},
     "There are no XXXX of a pleural effusion.": on(BOTH_ANGLES, "pleural effusion", "absent"),
-    "Stable calcified granuloma within the right upper lung.": {("right upper lung zone", "calcification", "present")},
+    "Stable calcified granuloma within the right upper lung.": {("right upper lung zone", "calcification", "present"),
+                                                                ("right upper lung zone", "granuloma", "present")},
     "The lungs are normally inflated without evidence of focal airspace disease, pleural effusion, or pneumothorax.":
         on(BOTH_LUNGS, "opacity", "absent") | on(BOTH_ANGLES, "pleural effusion", "absent")
         | on(BOTH_LUNGS, "pneumothorax", "absent"),
@@ -360,11 +380,13 @@ IU_KNOWN = {
         {("left lower lung zone", "opacity", "present"), ("left lower lung zone", "scar", "uncertain"),
          ("left lower lung zone", "atelectasis", "uncertain")},
     "Hyperexpanded but clear lungs.": on(BOTH_LUNGS, "hyperinflate", "present") | on(BOTH_LUNGS, "opacity", "absent"),
-    "Left midlung small calcified granulomas unchanged.": {("left mid lung zone", "calcification", "present")},
+    "Left midlung small calcified granulomas unchanged.": {("left mid lung zone", "calcification", "present"),
+                                                          ("left mid lung zone", "granuloma", "present")},
     "Right paratracheal calcifications suggest a previous granulomatous process.":
-        {("upper mediastinum", "calcification", "present")},
+        {("upper mediastinum", "calcification", "present"), ("upper mediastinum", "granuloma", "uncertain")},
     "XXXX basilar atelectasis.": on({"right lower lung zone", "left lower lung zone"}, "atelectasis", "present"),
-    "The aorta is dilated and tortuous.": {("aortic arch", "dilation", "present")},
+    "The aorta is dilated and tortuous.": {("aortic arch", "dilation", "present"),
+                                           ("aortic arch", "tortuosity", "present")},
     "Heart size upper limits of normal.": {("cardiac silhouette", "cardiomegaly", "uncertain")},
     "Heart is not enlarged.": {("cardiac silhouette", "cardiomegaly", "absent")},
     "Bony structures are intact.": {(UNSPECIFIED, "fracture", "absent")},

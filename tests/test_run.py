@@ -102,6 +102,10 @@ def test_segmentation_tasks_run(workspace, capsys, model, task, decoder):
     expected = np.where(truth + predicted == 0, 1.0, 2 * both / np.maximum(truth + predicted, 1))
     assert predictions["dice"].to_numpy() == pytest.approx(expected, abs=1e-9)
     assert result["metrics"]["dice"]["value"] == pytest.approx(expected.mean(), abs=1e-9)
+    # beside it, what makes it readable: Dice on lesion images and the empty-mask baseline (share of empty images)
+    assert result["metrics"]["dice_positive_images"]["value"] == pytest.approx(expected[truth > 0].mean(), abs=1e-9)
+    assert result["metrics"]["empty_mask_dice"]["value"] == pytest.approx((truth == 0).mean(), abs=1e-9)
+    assert result["metrics"]["dice_minus_empty"]["value"] == pytest.approx(expected.mean() - (truth == 0).mean(), abs=1e-9)
     # the truth counted is the test list's: an image labelled with the finding has mask pixels, the others none
     from asgbench.tasks.data import load_task_data
     from asgbench.tasks.specs import TASKS
@@ -250,6 +254,9 @@ def test_a_killed_run_leaves_no_result_and_the_next_run_resumes(workspace, tmp_p
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not list(out.glob("*.json")), "a killed run must not leave a result file"
+    import torch
+
+    earlier = torch.load(next((out / ".partial").glob("*.pt")), weights_only=True)["seconds"]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr[-2000:]
     results = list(out.glob("*.json"))
@@ -258,6 +265,9 @@ def test_a_killed_run_leaves_no_result_and_the_next_run_resumes(workspace, tmp_p
     validate_result(result)
     assert result["selection"]["resumed_from_epoch"] >= 1
     assert result["selection"]["epochs_run"] == 4
+    # the seconds of the killed attempt, up to the state resumed from, count in the result's timings
+    assert earlier > 0 and result["timings"]["earlier_attempts_s"] == pytest.approx(earlier)
+    assert result["timings"]["train_s"] > earlier and result["timings"]["total_s"] > result["timings"]["train_s"]
     assert not list((out / ".partial").glob("*.pt"))
     predictions = pd.read_parquet(out / f"{result['run_id']}.predictions.parquet")
     assert len(predictions) == result["counts"]["test"] and predictions["image_id"].is_unique

@@ -105,3 +105,38 @@ def test_runs_sharing_features_are_grouped_into_one_trial(tiny_suite):
     assert all(len({r.spec.task for r in group}) == 1 for group in grouped)
     with pytest.raises(Exception, match="group_by"):
         group_runs(planned, "dataset")
+
+
+def test_node_paths_come_from_the_sweep_file_and_pick_the_node_or_the_default(tmp_path):
+    from asgbench.errors import ConfigError
+    from asgbench.sweep import sweep_spec_from
+    from asgbench.sweep_outbox import NodePaths, paths_for_node
+
+    file = tmp_path / "sweep.yaml"
+    file.write_text("models: [random-r18]\ntasks: [rsna-lp]\nnode_paths:\n"
+                    "  '*': {data_root: /mnt/cxr}\n  10.0.0.7: {data_root: /scratch/cxr, checkpoints: {asg: /ckpt/a.safetensors}}\n")
+    spec = sweep_spec_from(file)
+    assert paths_for_node(spec.node_paths, "10.0.0.7") == NodePaths("/scratch/cxr", None, {"asg": "/ckpt/a.safetensors"})
+    assert paths_for_node(spec.node_paths, "10.0.0.8").data_root == "/mnt/cxr"
+    assert paths_for_node({}, "10.0.0.8") == NodePaths()
+    file.write_text("models: [random-r18]\ntasks: [rsna-lp]\nnode_paths: {'*': {data_rot: /mnt/cxr}}\n")
+    with pytest.raises(ConfigError, match="node_paths.*data_rot"):
+        sweep_spec_from(file)
+
+
+def test_a_worker_whose_inputs_differ_from_the_drivers_refuses_the_run(tiny_suite, tmp_path):
+    """A node's copy of the data giving another run_id than the driver's fails the run, saying why."""
+    from dataclasses import asdict
+
+    from asgbench.sweep_outbox import NodePaths, deliver, run_in_outbox
+
+    spec = RunSpec("random-r18", "rsna-lp", fraction=100)
+    resolved = resolve(spec, RunContext(data_root=tiny_suite))
+    item = {"run_id": resolved.run_id.replace(resolved.run_id[-12:], "0" * 12),   # what another copy would hash to
+            "spec": {**asdict(resolved.spec), "overrides": []}}
+    payload = run_in_outbox(item, {"data_root": str(tiny_suite), "out": str(tmp_path / "ignored")}, NodePaths(),
+                            tmp_path / "outbox", "10.0.0.7/abcd")
+    assert not payload.ok and "not the driver's" in payload.failure["error"] and payload.failure["node"] == "10.0.0.7/abcd"
+    deliver(payload, tmp_path / "out")
+    assert json.loads((tmp_path / "out" / ".failed" / f"{item['run_id']}.json").read_text())["error"] == payload.failure["error"]
+    assert not list((tmp_path / "out").glob("*.json"))

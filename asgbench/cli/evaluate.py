@@ -67,6 +67,8 @@ def run_sweep(args: argparse.Namespace) -> int:
                    gpus_per_trial=args.gpus_per_trial, total_cpus=args.cpus, group_by=args.group_by, progress=progress)
     print(f"sweep: {report.planned} runs: {len(report.skipped)} already done, {len(report.done)} ran, "
           f"{len(report.failed)} failed, in {report.seconds:.0f} s; results in {args.out}")
+    if report.nodes:
+        print(f"  ran on {len(report.nodes)} node(s): " + ", ".join(f"{node} {count}" for node, count in sorted(report.nodes.items())))
     for run_id, error in report.failed.items():
         print(f"  failed {run_id}: {error}")
     return 1 if report.failed else 0
@@ -110,7 +112,7 @@ def register(verbs) -> None:
     _where(run)
     run.set_defaults(handler=run_one)
 
-    sweep = verbs.add_parser("sweep", help="run a grid of models x tasks x fractions x seeds as Ray Tune trials")
+    sweep = verbs.add_parser("sweep", help="run a grid of models x tasks x fractions x seeds (on Ray workers, or in this process when one worker fits)")
     sweep.add_argument("--config", type=Path, help="a YAML sweep file: any of the settings below, by their long names "
                                                    "(flags override it)")
     sweep.add_argument("--models", help="comma-separated model names")
@@ -124,11 +126,13 @@ def register(verbs) -> None:
     sweep.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluation-protocol override for every task (repeatable)")
     sweep.add_argument("--split-protocol", default=None)
     sweep.add_argument("--transform", default=None, help="native (each model's own preprocessing, default) or standard")
-    sweep.add_argument("--address", default=None, help="join a Ray cluster at HOST:PORT (default: a local Ray)")
-    sweep.add_argument("--cpus", type=int, default=None, help="CPUs a local Ray may use (default: all)")
-    sweep.add_argument("--cpus-per-trial", type=float, default=1.0)
-    sweep.add_argument("--group-by", choices=("run", "features"), default="run",
-                       help="one Ray trial per run, or per (model, task) so features are extracted once (default: run)")
+    sweep.add_argument("--address", default=None, help="join a Ray cluster at HOST:PORT (default: this machine)")
+    sweep.add_argument("--cpus", type=int, default=None, help="CPUs this machine may use (default: all)")
+    sweep.add_argument("--cpus-per-trial", type=float, default=1.0,
+                       help="CPUs (and torch threads) per worker; when only one worker fits, runs go in this process")
+    sweep.add_argument("--group-by", choices=("run", "features"), default="features",
+                       help="hand runs to workers one by one, or per (model, task) so a worker extracts its features "
+                            "once (default: features)")
     sweep.add_argument("--gpus-per-trial", type=float, default=0.0)
     _where(sweep)
     sweep.set_defaults(handler=run_sweep)

@@ -22,14 +22,14 @@ def prepare(args: argparse.Namespace) -> int:
             from asgbench.pretrain.prepare import prepare as prepare_annotations
 
             manifest = prepare_annotations(args.data_root, args.out, scene_graphs=args.scene_graphs,
-                                           find_scene_graphs=not args.no_scene_graphs,
+                                           find_scene_graphs=not args.no_scene_graphs, hedged=args.hedged,
                                            progress=bars.counter("reports and regions"))
             counts = manifest["counts"]
             line = (f"{args.out}: {counts['images']} image-report pairs (train {counts.get('train', 0)}, val "
                     f"{counts.get('val', 0)}, test {counts.get('test', 0)}), {counts['sentences']} sentences; region boxes "
                     f"from scene graphs ({manifest.get('scene_graphs') or 'none'}) for {counts['scene_graph_boxes']}, atlas "
                     f"for {counts['atlas_boxes']}; ARSA slots: rules {counts['rules_slots']}, scene-graph "
-                    f"{counts['scene_graph_slots']}")
+                    f"{counts['scene_graph_slots']}; hedged findings: {manifest['hedged']}")
     print(line)
     return 0
 
@@ -70,6 +70,13 @@ def register(verbs) -> None:
                        help="import the official ASG release instead: DIR holds labels.pickle, train_filenames.csv, "
                             "valid_filenames.csv")
     prepare_cmd.add_argument("--out", required=True, type=Path, help="where annotations.jsonl.gz and manifest.json go")
+    # literal, so that the CLI starts without importing the parser; equal to report_parser.HEDGED_POLICIES and
+    # DEFAULT_HEDGED (tests/test_pretrain.py checks the manifest a default prepare writes)
+    prepare_cmd.add_argument("--hedged", choices=("positive", "negative", "ignore"), default="negative",
+                             help="what a hedged finding ('may represent', 'cannot exclude') becomes in training: "
+                                  "negative (0, absent: how the released ASG trains; default), positive (1) or ignore "
+                                  "(-1, left out of the tag-recognition loss); recorded in manifest.json, which the "
+                                  "trainer reads (not used with --asg-labels)")
     prepare_cmd.add_argument("--quiet", action="store_true")
     prepare_cmd.set_defaults(handler=prepare)
     train_cmd = actions.add_parser("train", help="train ASG; writes <out>/<name>.safetensors + .json")

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from asgbench.data.store import ImageStore
 from asgbench.errors import DataLayoutError
 from asgbench.pretrain.anatomy import crop_to_grid
+from asgbench.pretrain.report_parser import HEDGED_POLICIES
 from asgbench.vocab import ASG_TAGS
 
 ANNOTATIONS_FILE = "annotations.jsonl.gz"
@@ -44,6 +45,20 @@ class PairRecord:
         slots = {source: tuple(Slot(s["region"], tuple(s["box"]), tuple(s["sentences"])) for s in items)
                  for source, items in data["slots"].items()}
         return cls(data["image_id"], data["split"], tuple(data["sentences"]), tuple(data["tags"]), slots)
+
+
+HEDGED_KEY = "hedged"      # the manifest's record of the policy the tag vectors were made with
+MASKED_HEDGED = "ignore"   # the policy whose -1 tags IRL leaves out
+
+
+def masks_uncertain_tags(manifest: dict) -> bool:
+    """Whether IRL leaves the -1 tags out: only when the data were prepared with ``--hedged ignore``. A manifest
+    without the key (prepared before the policy was recorded, or imported from the release) trains as before,
+    with -1 counted as absent as the release does."""
+    policy = manifest.get(HEDGED_KEY)
+    if policy is not None and policy not in HEDGED_POLICIES:
+        raise DataLayoutError(f"{MANIFEST_FILE}: hedged policy {policy!r}; expected one of {', '.join(HEDGED_POLICIES)}")
+    return policy == MASKED_HEDGED
 
 
 def read_annotations(folder: Path) -> tuple[dict, list[PairRecord]]:

@@ -71,6 +71,7 @@ def _is_target(mention: Mention) -> bool:
 def _forward_scope(sentence: Sentence, cue: Mention) -> list[tuple[Mention, int]]:
     covered: list[tuple[Mention, int]] = []
     tokens, j, end = sentence.tokens, cue.end, sentence.segment(cue.start)[1]
+    listing = cue.kind == "cue" and cue.term.phrase in lx.LIST_CUES  # a differential: every item is hedged
     while j < end:
         mention = sentence.mention_starting(j)
         if mention is not None:
@@ -83,7 +84,7 @@ def _forward_scope(sentence: Sentence, cue: Mention) -> list[tuple[Mention, int]
         token = tokens[j]
         if covered and token in lx.SCOPE_BREAKERS:
             break
-        if (covered or token == ",") and token in (",", "and") and j + 1 < end \
+        if not listing and (covered or token == ",") and token in (",", "and") and j + 1 < end \
                 and tokens[j + 1] in lx.NEW_PHRASE_STARTERS and not any(t in lx.LIST_OR for t in tokens[j + 1 : end]):
             break
         j += 1
@@ -131,6 +132,7 @@ def assign_existence(sentence: Sentence) -> None:
             target.existence = best[id(target)][2] if id(target) in best else PRESENT
             if target.kind == "predicate" and target.term.hedged and target.existence == PRESENT:
                 target.existence = UNCERTAIN
+    _hedge_qualified_findings(sentence)
     findings = sentence.of("finding")
     for left, right in zip(findings, findings[1:]):
         between = sentence.tokens[left.end : right.start]
@@ -140,14 +142,69 @@ def assign_existence(sentence: Sentence) -> None:
             left.existence = right.existence = UNCERTAIN
 
 
+def _hedge_qualified_findings(sentence: Sentence) -> None:
+    """A hedged statement word right before a finding hedges it ("borderline cardiomegaly")."""
+    for predicate in sentence.of("predicate"):
+        following = sentence.mention_starting(predicate.end)
+        if predicate.term.hedged and following is not None and following.kind == "finding" \
+                and following.existence == PRESENT:
+            following.existence = UNCERTAIN
+
+
+CHAIN_REACH = 3  # words between two items of a list ("and hilar vascular markings": "and", "vascular")
+CHAIN_STOPS = frozenset(lx.SCOPE_BREAKERS + lx.NEW_PHRASE_STARTERS + lx.LOCATIVES + lx.REFERENCES
+                        + ("with", "without", "no", "not", "to", "for", "by", "as", "than"))
+
+
+def _joins(between: Sequence[str]) -> bool:
+    """Whether the words between two mentions keep them in one list: coordinators and plain modifiers only."""
+    return len(between) <= CHAIN_REACH and not any(t in CHAIN_STOPS for t in between)
+
+
+def _coordinated(sentence: Sentence, first: Mention) -> list[Mention]:
+    """Regions and findings joined to ``first`` by "and" / "," ("normal heart size and hilar vascular markings")."""
+    chain, current = [first], first
+    while True:
+        following = [m for m in sentence.mentions if m.start >= current.end]
+        if not following or following[0].kind not in ("region", "finding", "side"):
+            return chain
+        between = sentence.tokens[current.end : following[0].start]
+        if not _joins(between) or sentence.segment(following[0].start) != sentence.segment(first.start):
+            return chain
+        current = following[0]
+        chain.append(current)
+
+
+def _copula_before(sentence: Sentence, predicate: Mention) -> bool:
+    """"... is normal", "... are clear": the statement is about what came before it."""
+    tokens = sentence.tokens
+    return (predicate.start > 0 and tokens[predicate.start - 1] in lx.COPULAS) or tokens[predicate.start] in lx.COPULAS
+
+
+def _denied_findings(sentence: Sentence, predicate: Mention, previous_end: int) -> list[Mention]:
+    """Findings a normal statement is said of: a list it opens ("normal heart size and vascular markings") or the
+    finding it follows ("interstitial markings are within normal limits")."""
+    following = sentence.mention_starting(predicate.end)
+    if following is not None and following.kind in ("region", "finding"):
+        return [m for m in _coordinated(sentence, following) if m.kind == "finding"]
+    before = [m for m in sentence.mentions if previous_end <= m.start and m.end <= predicate.start]
+    if before and before[-1].kind == "finding" \
+            and set(sentence.tokens[before[-1].end : predicate.start]) <= set(lx.COPULAS):
+        return [before[-1]]
+    return []
+
+
 def _subjects(sentence: Sentence, predicate: Mention, previous_end: int) -> list[Mention]:
-    """The regions a normal/enlarged statement is about: "normal heart size" forward, "heart is normal" backward."""
+    """The regions a normal/enlarged statement is about: "normal heart size" forward, "heart is normal" backward
+    (a copula before the statement makes it backward: "heart size is normal lungs are clear")."""
     groups = predicate.term.groups
     eligible = [r for r in sentence.of("region") if not r.reference and (not groups or r.term.group in groups)]
     after = [r for r in eligible if r.start >= predicate.end]
-    if after and after[0].start - predicate.end <= 1 and "," not in sentence.tokens[predicate.end : after[0].start]:
-        return [after[0]]
     before = [r for r in eligible if previous_end <= r.start and r.end <= predicate.start]
+    if before and _copula_before(sentence, predicate):
+        return before
+    if after and after[0].start - predicate.end <= 1 and "," not in sentence.tokens[predicate.end : after[0].start]:
+        return [r for r in _coordinated(sentence, after[0]) if r in eligible]
     if before:
         return before
     nearby = [r for r in after if r.start - predicate.end <= 3
@@ -163,11 +220,17 @@ def statements(sentence: Sentence) -> tuple[list[Assertion], list[str]]:
     for predicate in sentence.of("predicate"):
         term: lx.PredicateTerm = predicate.term
         subjects = _subjects(sentence, predicate, previous_end)
+        # only a plain "normal" denies a finding: "sternotomy wires are intact" keeps its wires
+        plain_normal = term.kind == "normal" and not term.groups
+        denied = _denied_findings(sentence, predicate, previous_end) if plain_normal else []
         previous_end = predicate.end
         if term.kind != "enlarge" and predicate.existence == ABSENT:
             continue  # "not normal" says nothing usable
+        for finding in denied:
+            if finding.existence == PRESENT:
+                finding.existence = ABSENT
         for region in subjects:
-            if not region.regions and region.term.group != "bones":
+            if not region.regions and region.term.group not in lx.PLACELESS_GROUPS:
                 continue  # "the chest", "the lung" with no side: no place to assert anything of
             region.bound = True
             if term.kind != "enlarge":

@@ -3,8 +3,10 @@
 Data, not code: the parser (``report_parser``) matches these phrases longest-first over lower-cased word
 tokens (hyphens and slashes split words, so "left-sided" is "left sided"). A phrase is space-separated
 words; a final ``*`` makes its last word a prefix ("atelecta*" matches atelectasis and atelectatic).
-Region names are Chest ImaGenome's (``asgbench.vocab``), findings are ASG's 40 tags; the few conventions
-that are choices rather than anatomy are marked where they are made.
+Region names are Chest ImaGenome's (``asgbench.vocab``); findings are ASG's 40 tags or, for what reports name
+that no tag covers (granuloma, low lung volumes, degenerative change ...), a plain name from ``OTHER_FINDINGS``:
+those become triplets and align sentences to regions, but are no tag targets (``report_parser.tag_vector``).
+The few conventions that are choices rather than anatomy are marked where they are made.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ BOTH_ANGLES = ("right costophrenic angle", "left costophrenic angle")
 # --------------------------------------------------------------------------------------------- terms
 @dataclass(frozen=True)
 class FindingTerm:
-    """A phrase naming one of the 40 tags; ``tag=None`` blocks a look-alike ("pericardial effusion").
+    """A phrase naming one of the 40 tags or an ``OTHER_FINDINGS`` name; ``tag=None`` blocks a look-alike
+    ("pericardial effusion").
 
     ``default_regions`` overrides the tag's default for this phrase (an endotracheal tube lies in the
     trachea); ``side_zone`` says where "left <phrase>" lies when no region is named ("lung" for a chest tube).
@@ -130,12 +133,60 @@ TRACHEA = ("trachea",)
 ABDOMEN = ("abdomen",)
 MEDIASTINUM = ("mediastinum",)
 
+SPINE = ("spine",)
+AORTA = ("aortic arch",)
+
+# Findings outside the 40 tags, by plain name. They become triplets (and align sentences to regions for ARSA)
+# but never tag targets: the tag decoder and its losses stay on ``ASG_TAGS``.
+OTHER_FINDING_TERMS: tuple[FindingTerm, ...] = (
+    *_terms("granuloma", "granuloma*", "granulomata", "granulomatous disease", "granulomatous process*",
+            "granulomatous infection*", "granulomatous change*", "granulomatous exposure"),
+    *_terms("low lung volumes", "low lung volume*", "low volume*", "low inspiratory volume*", "hypoinflat*",
+            "hypoexpan*", "decreased lung volume*", "reduced lung volume*", "diminished lung volume*",
+            "lung volumes are low", "lung volumes are reduced", "lung volumes are decreased", "poor inspiration",
+            "shallow inspiration", "poor inspiratory effort"),
+    *_terms("degenerative change", "degenerative*", "spondylos*", "spondylitic change*", "osteophyt*",
+            "spurring", "arthritic change*", "arthropath*", "osteoarthritis", "arthritis", "dish"),
+    *_terms("scoliosis", "scolio*", "levoscolio*", "dextroscolio*", default_regions=SPINE),
+    *_terms("kyphosis", "kyphos*", "kyphotic", "increased kyphosis", default_regions=SPINE),
+    *_terms("tortuosity", "tortuous*", "tortuosity", "torturous", "unfolding", "unfolded", "ectatic aorta",
+            default_regions=AORTA),
+    *_terms("adenopathy", "adenopathy", "lymphadenopathy", "lymph node enlargement", "enlarged lymph node*",
+            "enlarged node*", "nodal enlargement"),
+    *_terms("elevation", "elevation", "elevated", "eventration"),
+    *_terms("nipple shadow", "nipple shadow*"),
+    *_terms("foreign body", "foreign bod*", "fragment*", "shrapnel", "bullet*", "buckshot"),
+    *_terms("metastasis", "metasta*"),
+    *_terms("malignancy", "malignan*", "neoplas*", "carcinoma*", "cancer*", "tumor*", "tumour*"),
+    *_terms("postoperative change", "postoperative change*", "post operative change*", "postsurgical change*",
+            "post surgical change*", "postop change*", "post procedural", "postprocedural", "sternotomy",
+            "thoracotomy", "mastectomy", "lobectomy", "pneumonectomy", "cabg", "coronary artery bypass*",
+            "bypass graft*"),
+    *_terms("dislocation", "dislocat*"),
+    *_terms("pulmonary artery enlargement", "enlarged pulmonary arter*", "enlargement of the pulmonary arter*",
+            "pulmonary arterial enlargement", "pulmonary artery enlargement", "pulmonary arterial hypertension",
+            "pulmonary hypertension", "prominent pulmonary arter*"),
+    *_terms("subcutaneous emphysema", "subcutaneous emphysema", "subcutaneous air", "soft tissue emphysema"),
+    *_terms("pneumoperitoneum", "pneumoperitoneum", "free air", "free intraperitoneal air", "free subdiaphragmatic air",
+            default_regions=ABDOMEN),
+    *_terms("cavitation", "cavitat*", "cavity", "cavities"),
+    *_terms("bronchiolitis", "bronchiolitis", "bronchitis", "airway disease", "airways disease",
+            "reactive airway disease"),
+    *_terms("peribronchial cuffing", "peribronchial cuffing", "peribronchial thickening", "bronchial wall thickening",
+            "bronchial thickening"),
+    *_terms("interstitial lung disease", "interstitial lung disease", "interstitial disease"),
+    *_terms("bronchiectasis", "bronchiectas*"),
+)
+
 FINDING_TERMS: tuple[FindingTerm, ...] = (
     *_terms("pleural effusion", "pleural effusion*", "effusion*", "pleural fluid", "pleural fluid collection*",
             "hydrothorax", "loculated fluid"),
     *_terms("opacity", "opacit*", "opacif*", "airspace disease", "air space disease", "airspace process",
-            "air space process", "increased density", "increased densities", "ground glass"),
-    *_terms("pneumothorax", "pneumothora*", "hydropneumothora*", "ptx"),
+            "air space process", "increased density", "increased densities", "ground glass",
+            # Convention: a bare "density" in a chest report is an opacity ("retrocardiac density").
+            "density", "densities"),
+    *_terms("pneumothorax", "pneumothora*", "hydropneumothora*", "hemopneumothora*", "ptx", "pleural air",
+            "pleural air collection*"),
     *_terms("edema", "edema*", "oedema", "edematous", "chf", "congestive heart failure", "heart failure",
             "fluid overload", "volume overload"),
     *_terms("atelectasis", "atelecta*"),
@@ -163,29 +214,46 @@ FINDING_TERMS: tuple[FindingTerm, ...] = (
     *_terms("cardiomegaly", "cardiomegaly", "enlarged heart", "cardiac enlargement", "heart enlargement",
             "enlarged cardiac silhouette", "enlargement of the cardiac silhouette", "enlargement of the heart",
             "large heart"),
+    # Convention: a statement about bony abnormality in general is about fracture (CheXpert's reading).
     *_terms("fracture", "fractur*", "fx", "osseous abnormalit*", "bony abnormalit*", "bone abnormalit*",
-            "skeletal abnormalit*"),
+            "skeletal abnormalit*", "osseous process", "bony process", "osseous finding*", "bony finding*",
+            "osseous lesion*", "bony lesion*"),
     *_terms("calcification", "calcif*"),
-    *_terms("device", "device*", "support device*", "monitoring device*", "support apparatus"),
-    *_terms("engorgement", "engorge*"),
+    *_terms("device", "device*", "support device*", "monitoring device*", "support apparatus", "clip", "clips",
+            "surgical clip*", "vascular clip*", "stimulator*", "neurostimulator*", "prosthe*", "valve replacement*",
+            "prosthetic valve*", "valve prosthes*", "loop recorder*"),
+    *_terms("engorgement", "engorge*", "vascular congestion", "pulmonary vascular congestion", "congestion",
+            "vascular prominence", "pulmonary vascular prominence", "prominent pulmonary vasculature",
+            "prominent vasculature", "prominence of the pulmonary vasculature", "cephalization",
+            "pulmonary venous hypertension", "venous congestion"),
     *_terms("nodule", "nodul*", "nodular opacit*", "nodular densit*"),
     *_terms("wire", "wire*", "cerclage*"),
-    *_terms("wire", "sternotomy wire*", "sternal wire*", "median sternotomy wire*", default_regions=MEDIASTINUM),
+    # De-identification masks the word after "sternotomy" in IU reports: "sternotomy XXXX" are its wires.
+    *_terms("wire", "sternotomy wire*", "sternal wire*", "median sternotomy wire*", "sternotomy xxxx",
+            "sternal suture*", "sternotomy suture*", default_regions=MEDIASTINUM),
     *_terms("pacemaker", "pacemaker*", "pacer*", "aicd", "icd", "defibrillator*", "pacemaker device*",
             "pacing device*", "pacemaker lead*", "pacer lead*", "pacemaker wire*", "pacer wire*",
-            "pacing wire*", "cardiac pacer*", "cardiac pacemaker*", "pacemaker generator*", "pacer generator*"),
+            "pacing wire*", "cardiac pacer*", "cardiac pacemaker*", "pacemaker generator*", "pacer generator*",
+            "defibrillator device*", "defibrillator lead*", "cardiac pacing device*"),
     *_terms("pleural thicken", "pleural thicken*", "thickened pleura", "pleural based thicken*",
             "apical cap*"),
-    *_terms("marking", "marking*", "kerley b line*", "kerley line*", "b line", "b lines", "septal line*"),
+    *_terms("marking", "marking*", "kerley b line*", "kerley line*", "b line", "b lines", "septal line*",
+            "interstitial change*", "interstitial lung change*", "interstitial pattern", "interstitial prominence",
+            "reticular pattern", "reticulonodular pattern"),
     *_terms("scar", "scar", "scars", "scarring", "scarred", "fibrosis", "fibrotic", "pleuroparenchymal scar*",
             "pleural parenchymal scar*"),
     *_terms("hyperinflate", "hyperinflat*", "hyperexpan*", "overinflat*", "over inflat*", "hyperaerat*",
             "over expanded", "overexpan*"),
     *_terms("blunt", "blunt*"),
     *_terms("collapse", "collaps*"),
-    *_terms("emphysema", "emphysem*", "copd", "chronic obstructive pulmonary disease"),
-    *_terms("aerate", "aerat*", "hypoaerat*"),
+    *_terms("emphysema", "emphysem*", "copd", "chronic obstructive pulmonary disease", "obstructive lung disease",
+            "obstructive pulmonary disease", "obstructive airway disease", "obstructive airways disease"),
+    # Aeration is a finding only when it is poor; "well aerated", "improved aeration" are blocked below.
+    *_terms("aerate", "hypoaerat*", "poorly aerated", "poor aeration", "decreased aeration", "diminished aeration",
+            "reduced aeration", "underaerat*", "under aerated", "less well aerated"),
     *_terms("mass", "mass", "masses", "mass lesion*", "masslike", "mass like"),
+    *_terms("enlarged cardiomediastinum", "mediastinal prominence", "prominent mediastinum",
+            "prominence of the mediastinum"),
     *_terms("infiltration", "infiltrat*"),
     *_terms("obscure", "obscur*"),
     *_terms("deformity", "deformit*", "deformed"),
@@ -199,8 +267,10 @@ FINDING_TERMS: tuple[FindingTerm, ...] = (
     *_terms("dilation", "dilat*"),
     *_terms("aspiration", "aspirat*"),
     # Look-alikes that must not count (CheXpert's "unmention" idea).
-    *_terms(None, "pericardial effusion*", "joint effusion*", "cystic fibrosis", "granulomatous infection*",
-            "pleural line", "visceral pleural line", "in line", "plate like", "skin fold*"),
+    *_terms(None, "pericardial effusion*", "joint effusion*", "cystic fibrosis", "pleural line",
+            "visceral pleural line", "in line", "plate like", "skin fold*", "aerat*", "bone density", "bony density",
+            "bone mineral density"),
+    *OTHER_FINDING_TERMS,
 )
 
 # ------------------------------------------------------------------------------------------- regions
@@ -285,6 +355,8 @@ REGION_TERMS: tuple[RegionTerm, ...] = (
     *_fixed(("abdomen",), "abdomen", "upper abdomen", "stomach", "gastric", "subdiaphragmatic", "bowel",
             "gastric bubble", "duodenum"),
     *_fixed(("neck",), "neck", "lower neck", "soft tissues of the neck"),
+    *_fixed((), "pulmonary vascularity", "pulmonary vasculature", "lung vascularity", "lung vasculature",
+            "vascularity", "vasculature", "pulmonary vessels", "pulmonary vascular pattern", group="vessels"),
     *_fixed((), "osseous structures", "bony structures", "osseous", "bones", "bony thorax", "skeletal structures",
             "bony", "bone", "ribs", "osseous thorax", group="bones"),
 )
@@ -327,7 +399,12 @@ CUE_TERMS: tuple[CueTerm, ...] = (
            "not exclude", "rule out", "r o", "evaluate for", "assess for", "presumed", "presumably", "equivocal",
            "borderline", "maybe", "favor", "favored", "consider", "raising the question of", "raises the question of",
            "raise the possibility of", "possibility of", "no new", "indeterminate", "uncertain", "not excluded by",
-           "cannot be excluded by", "attributable to", "perhaps", "potentially", "potential"),
+           "cannot be excluded by", "attributable to", "perhaps", "potentially", "potential", "most suggestive of",
+           "most consistent with", "differential considerations", "differential considerations include",
+           "differential includes", "differential diagnosis includes", "differential diagnosis including",
+           "to rule out", "to exclude"),
+    # IU de-identification masks some hedge words ("most XXXX represents", "opacity, XXXX atelectasis").
+    *_cues("hedge", "forward", "most xxxx", "xxxx represent*", "xxxx reflecting", "xxxx reflect", ", xxxx"),
     # Uncertainty after the finding ("X cannot be excluded").
     *_cues("hedge", "backward", "cannot be excluded", "can not be excluded", "cannot be ruled out",
            "can not be ruled out", "not be excluded", "not excluded", "is not excluded", "not ruled out",
@@ -342,7 +419,9 @@ CUE_TERMS: tuple[CueTerm, ...] = (
            "not significantly changed", "no definite change", "no other change", "no significant interval",
            "not certain whether", "not certain if", "to suggest", "to indicate", "to explain", "without difficulty",
            "no relevant change", "no marked change", "no gross change", "no evident change", "no visible change",
-           "has not changed", "have not changed", "not been changed"),
+           "has not changed", "have not changed", "not been changed", "almost completely resolved", "nearly resolved",
+           "almost resolved", "partially resolved", "incompletely resolved", "not completely resolved",
+           "not resolved", "has not resolved", "have not resolved"),
 )
 
 # Words that end a cue's scope and separate clauses (NegEx CONJ, negspacy termination).
@@ -359,6 +438,13 @@ NEW_PHRASE_STARTERS = ("a", "an", "the", "there", "small", "moderate", "mild", "
                        "mildly", "moderately", "slightly", "unchanged", "improved", "worsening", "worsened",
                        "interval", "again", "continued", "known", "marked", "extensive", "substantial")
 LIST_OR = ("or", "nor")
+# Cues that open a list of alternatives: their scope runs over "," and "and" to the end of the clause.
+LIST_CUES = ("differential", "differential diagnosis", "differential considerations",
+             "differential considerations include", "differential includes", "differential diagnosis includes",
+             "differential diagnosis including")
+# Words that may stand between a finding and a normal statement about it ("markings are within normal limits").
+COPULAS = ("is", "are", "appear", "appears", "remain", "remains", "seem", "seems", "look", "looks", "grossly",
+           "otherwise", "within", "limits", "of", "the", "again", "now", "stable", "still")
 # Prepositions that put a region after its finding ("opacity in the right lower lobe").
 LOCATIVES = ("in", "at", "within", "of", "over", "overlying", "into", "involving", "along", "throughout", "on",
              "projecting over", "projects over", "projected over", "terminates in", "terminating in",
@@ -390,7 +476,7 @@ PREDICATE_TERMS: tuple[PredicateTerm, ...] = (
         "borderline enlarged", "top normal", "top normal in size", "upper limits of normal",
         "upper limit of normal", "top of normal", "at the upper limits of normal", "borderline in size",
         "upper limits normal", "upper limit normal", "upper normal", "high normal", "top limits of normal",
-        "top limit of normal", "top normal limits", "borderline enlargement")),
+        "top limit of normal", "top normal limits", "borderline enlargement", "borderline")),
 )
 # What a statement about a region group asserts (normal -> absent, enlarge -> the tag's existence).
 GROUP_IMPLICATIONS: dict[tuple[str, str], tuple[Implication, ...]] = {
@@ -405,7 +491,10 @@ GROUP_IMPLICATIONS: dict[tuple[str, str], tuple[Implication, ...]] = {
     ("pleura", "normal"): (Implication("pleural effusion"),),
     ("costophrenic", "normal"): (Implication("blunt"),),
     ("bones", "normal"): (Implication("fracture"),),
+    ("vessels", "normal"): (Implication("engorgement", BOTH_LUNGS),),
 }
+# Groups a normal statement is about even with no box of their own ("bones are intact", "vascularity is normal").
+PLACELESS_GROUPS = ("bones", "vessels")
 
 # ------------------------------------------------------------------------------------------ policies
 _DIFFUSE_LUNG = ("opacity", "edema", "atelectasis", "consolidation", "pneumonia", "infiltration", "emphysema",
@@ -438,6 +527,27 @@ TAG_POLICIES: dict[str, TagPolicy] = {
     "pacemaker": TagPolicy("pacemaker", "any", ("right atrium",)),
     "line": TagPolicy("line", "any", ("svc",)),
 }
+OTHER_POLICIES: dict[str, TagPolicy] = {
+    **{t: TagPolicy(t, "lung", BOTH_LUNGS, side_zone="lung", refers_back=True) for t in (
+        "low lung volumes", "bronchiolitis", "peribronchial cuffing", "interstitial lung disease")},
+    **{t: TagPolicy(t, "lung", (UNSPECIFIED,), side_zone="lung") for t in ("cavitation", "bronchiectasis",
+                                                                          "nipple shadow")},
+    **{t: TagPolicy(t, "any", (UNSPECIFIED,), side_zone="lung") for t in ("granuloma", "foreign body")},
+    **{t: TagPolicy(t, "any", (UNSPECIFIED,)) for t in ("degenerative change", "adenopathy", "metastasis",
+                                                        "malignancy", "postoperative change", "dislocation")},
+    **{t: TagPolicy(t, "fixed", SPINE) for t in ("scoliosis", "kyphosis")},
+    "tortuosity": TagPolicy("tortuosity", "any", AORTA),
+    "elevation": TagPolicy("elevation", "any", (UNSPECIFIED,), side_zone="hemidiaphragm",
+                           allowed=("right hemidiaphragm", "left hemidiaphragm")),
+    "pulmonary artery enlargement": TagPolicy("pulmonary artery enlargement", "any",
+                                              ("right hilar structures", "left hilar structures"),
+                                              allowed=("right hilar structures", "left hilar structures")),
+    "subcutaneous emphysema": TagPolicy("subcutaneous emphysema", "any", (UNSPECIFIED,), side_zone="chest wall"),
+    "pneumoperitoneum": TagPolicy("pneumoperitoneum", "fixed", ABDOMEN),
+}
+OTHER_FINDINGS: tuple[str, ...] = tuple(OTHER_POLICIES)
+# Every finding the parser can name: the 40 tags, then the others.
+POLICIES: dict[str, TagPolicy] = {**TAG_POLICIES, **OTHER_POLICIES}
 # Devices: a region reached by a preposition ("terminates in the SVC") beats one that merely modifies.
 DEVICE_TAGS = ("tube", "tip", "line", "device", "wire", "pacemaker", "stent", "hardware", "drainage")
 

@@ -4,12 +4,13 @@ Pure functions on tensors, so the trainer, the tests and any ablation call the s
 
 - ``ira_loss``: global image-report InfoNCE (CLIP style), sum of both directions.
 - ``arsa_loss``: anatomical region-sentence InfoNCE *inside each image* (RoIAlign region vs mean word vector).
-- ``irl_loss``: image-tag recognition, plain BCE on the tag decoder's logits.
+- ``irl_loss``: image-tag recognition, plain BCE on the tag decoder's logits (optionally leaving -1 entries out).
 - ``erl_loss``: tag-based soft labels on the IRA logits, symmetric KL in both retrieval directions.
 
 Conventions shared by all: every embedding handed in is already L2-normalised (the projection heads'
-output after ``F.normalize``); tags are the 40-vector in {1, 0, -1} where only 1 counts as positive;
-the temperature is fixed (0.07), not learned; negatives come from the local batch only.
+output after ``F.normalize``); tags are the 40-vector in {1, 0, -1} where only 1 counts as positive
+(-1, "uncertain", counts as absent as in the release, unless ``irl_loss`` is told to mask it: the prepared data's
+``hedged`` policy "ignore"); the temperature is fixed (0.07), not learned; negatives come from the local batch only.
 """
 from __future__ import annotations
 
@@ -130,11 +131,22 @@ def arsa_loss(patch_map: Tensor, boxes: Tensor, box_valid: Tensor, word_embeddin
 # ---------------------------------------------------------------------------------------------- IRL
 
 
-def irl_loss(tag_logits: Tensor, tags: Tensor) -> Tensor:
-    """Image-tag recognition: mean BCE-with-logits over B x C, tags in {1, 0, -1} with -1 counted as 0."""
+def irl_loss(tag_logits: Tensor, tags: Tensor, *, mask_uncertain: bool = False) -> Tensor:
+    """Image-tag recognition: mean BCE-with-logits over B x C, tags in {1, 0, -1} with -1 counted as 0 (the
+    release). ``mask_uncertain`` leaves the -1 entries out instead (mean over the others), so that the "ignore"
+    hedged policy differs from "negative"; a batch with nothing but -1 entries then gives an attached zero."""
     if tag_logits.shape != tags.shape:
         raise ValueError(f"tag_logits {tuple(tag_logits.shape)} and tags {tuple(tags.shape)} differ in shape")
-    return F.binary_cross_entropy_with_logits(tag_logits, _positive_tags(tags, tag_logits.dtype))
+    targets = _positive_tags(tags, tag_logits.dtype)
+    if not mask_uncertain:
+        return F.binary_cross_entropy_with_logits(tag_logits, targets)
+    return _masked_bce(tag_logits, targets, (tags != -1).to(tag_logits.dtype))
+
+
+def _masked_bce(logits: Tensor, targets: Tensor, keep: Tensor) -> Tensor:
+    """Mean BCE-with-logits over the entries where ``keep`` is 1."""
+    per_entry = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    return (per_entry * keep).sum() / keep.sum().clamp_min(1.0)
 
 
 # ---------------------------------------------------------------------------------------------- ERL
@@ -146,6 +158,9 @@ def erl_targets(tags: Tensor, dtype: torch.dtype | None = None) -> Tensor:
     G is the cosine similarity of the binarised tag vectors (-1 -> 0); an image without any positive tag has a
     zero row and column in G (including G_bb = 0), so its target is mostly its own report.
     """
+    # -1 -> 0 is right under every hedged policy, "ignore" included: G is built from positives only, and a 0 adds
+    # nothing to a dot product or a norm, so an uncertain tag is already left out of the soft labels, exactly as
+    # masking it would; only IRL, whose BCE scores every entry, needs ``mask_uncertain``.
     if tags.dim() != 2:
         raise ValueError(f"expected B x C tags, got {tuple(tags.shape)}")
     unit = F.normalize(_positive_tags(tags, dtype or torch.get_default_dtype()), dim=1)

@@ -57,7 +57,7 @@ def attach_regions(sentence: Sentence) -> None:
         for finding in findings:
             if sentence.segment(finding.start) != segment:
                 continue  # a place qualifies a finding of its own segment: "RLL opacity; lungs otherwise clear"
-            policy = lx.TAG_POLICIES[finding.term.tag]
+            policy = lx.POLICIES[finding.term.tag]
             if region.bound and policy.family != "lung":
                 continue
             if _usable(policy, region.regions):
@@ -121,14 +121,14 @@ def _shared_places(sentence: Sentence, finding: Mention, policy: lx.TagPolicy, s
 def finding_assertions(sentence: Sentence) -> list[Assertion]:
     """Where each finding lies: the places named for it, else its side, else a place it shares, else a default."""
     findings = sentence.of("finding")
-    named = {id(f): _named_places(f, lx.TAG_POLICIES[f.term.tag]) for f in findings}
+    named = {id(f): _named_places(f, lx.POLICIES[f.term.tag]) for f in findings}
     # What another finding may share: the places named for it, or the place its phrase implies
     # ("the tracheostomy tube tip": the tip is where the tube is).
     located = {id(f): named[id(f)] or f.term.default_regions or () for f in findings}
     assertions = []
     for finding in findings:
         term: lx.FindingTerm = finding.term
-        policy = lx.TAG_POLICIES[term.tag]
+        policy = lx.POLICIES[term.tag]
         side_zone = term.side_zone or policy.side_zone
         by_side = _usable(policy, (f"{side} {side_zone}" for side in finding.sides)) if side_zone else ()
         shared = _shared_places(sentence, finding, policy, side_zone, located) \

@@ -3,7 +3,9 @@
 For every frontal image with a report: the FINDINGS and IMPRESSION sentences, the 40-tag vector, and per
 anatomical region the box (Chest ImaGenome scene graph when the user has them, else the atlas) with the
 sentences aligned to it, twice: by the rule-based parser (``rules``) and by the scene graph's own phrases
-(``scene-graph``). Written once, atomically, as ``annotations.jsonl.gz`` + ``manifest.json``.
+(``scene-graph``). Written once, atomically, as ``annotations.jsonl.gz`` + ``manifest.json``; the manifest
+records the ``hedged`` policy the tag vectors were made with (``report_parser.HEDGED_POLICIES``), which the trainer
+reads: with "ignore" the IRL loss leaves hedged (-1) tags out (``data.masks_uncertain_tags``).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from asgbench.errors import DataLayoutError
 from asgbench.pretrain.anatomy import (SCENE_GRAPH_SUFFIX, SceneGraph, atlas_boxes, read_scene_graph, scene_graph_folder,
                                        to_canonical)
 from asgbench.pretrain.data import ANNOTATIONS_FILE, MANIFEST_FILE
-from asgbench.pretrain.report_parser import PARSER_VERSION, parse_report, region_sentences, tag_vector
+from asgbench.pretrain.report_parser import (DEFAULT_HEDGED, HEDGED_POLICIES, PARSER_VERSION, parse_report,
+                                             region_sentences, tag_vector)
 from asgbench.vocab import IMAGENOME_REGIONS
 
 FORMAT = "asgbench-asg-annotations"
@@ -81,10 +84,13 @@ def default_scene_graphs(mimic_root: Path) -> Path | None:
 
 
 def prepare(mimic_root: Path, out: Path, *, scene_graphs: Path | None = None, find_scene_graphs: bool = True,
-            progress: Callable[[int, int], None] | None = None) -> dict:
+            hedged: str = DEFAULT_HEDGED, progress: Callable[[int, int], None] | None = None) -> dict:
     """Build the annotation file; returns the manifest. Without ``scene_graphs`` they are looked for beside
     the MIMIC folder (:func:`default_scene_graphs`) unless ``find_scene_graphs`` is False; without any, the
-    region boxes come from the atlas."""
+    region boxes come from the atlas. ``hedged`` says what a hedged tag becomes (negative: 0, as the release trains,
+    the default; positive: 1; ignore: -1, left out of IRL)."""
+    if hedged not in HEDGED_POLICIES:
+        raise ValueError(f"hedged policy {hedged!r}: expected one of {', '.join(HEDGED_POLICIES)}")
     mimic_root = Path(mimic_root)
     if scene_graphs is None and find_scene_graphs:
         scene_graphs = default_scene_graphs(mimic_root)
@@ -132,7 +138,7 @@ def prepare(mimic_root: Path, out: Path, *, scene_graphs: Path | None = None, fi
                 slots["scene-graph"] = _slots(boxes, _scene_graph_alignment(graph, sentences))
             split = _split_of(row.official_split, str(row.patient_id))
             record = {"image_id": row.image_id, "split": split, "study_id": str(getattr(row, "study_id", "")),
-                      "sentences": sentences, "tags": [int(v) for v in tag_vector(triplets)], "slots": slots,
+                      "sentences": sentences, "tags": [int(v) for v in tag_vector(triplets, hedged)], "slots": slots,
                       "box_source": "scene-graph" if graph is not None else "atlas"}
             handle.write(json.dumps(record) + "\n")
             counts["images"] += 1
@@ -143,7 +149,8 @@ def prepare(mimic_root: Path, out: Path, *, scene_graphs: Path | None = None, fi
             if progress:
                 progress(done, total)
     os.replace(temporary, out / ANNOTATIONS_FILE)
-    manifest = {"format": FORMAT, "version": 1, "parser_version": PARSER_VERSION, "mimic_root": str(mimic_root.resolve()),
+    manifest = {"format": FORMAT, "version": 1, "parser_version": PARSER_VERSION, "hedged": hedged,
+                "mimic_root": str(mimic_root.resolve()),
                 "scene_graphs": str(Path(scene_graphs).resolve()) if scene_graphs else None, "counts": counts,
                 "official_split": bool(frame["official_split"].notna().any())}
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -10,8 +10,10 @@ finding whose sentence names no place gets an anatomical default (``lexicon.TAG_
 about a region ("heart size is normal", "lungs are clear") assert or deny the tag that region carries.
 
 Conventions a trainer relies on: regions are Chest ImaGenome names, ``BOXLESS_LOCATIONS`` or
-"unspecified"; existence is present / absent / uncertain; ``tag_vector`` gives 1 / -1 / 0 with present
-over uncertain over absent.
+"unspecified"; findings are ASG's 40 tags or a plain name from ``lexicon.OTHER_FINDINGS`` (granuloma, low
+lung volumes ...), which align sentences to regions but are never tag targets; existence is present /
+absent / uncertain; ``tag_vector`` gives 1 / 0 with present over uncertain over absent, and its ``hedged``
+policy says what an uncertain (hedged) tag becomes (0 by default, as the release trains; 1; or -1 to be masked).
 
 The steps live in their own modules: ``report_text`` (sentences, tokens), ``mentions`` (lexicon phrases in a
 sentence), ``existence`` (sides, cue scopes, statements), ``placement`` (where each finding lies); this module
@@ -32,7 +34,7 @@ from asgbench.pretrain.placement import attach_regions, finding_assertions
 from asgbench.pretrain.report_text import split_sentences, tokenize
 from asgbench.vocab import ASG_TAGS, IMAGENOME_REGIONS, UNSPECIFIED
 
-PARSER_VERSION = "rules-1"
+PARSER_VERSION = "rules-2"
 REPORT_SECTIONS = ("findings", "impression")
 
 
@@ -105,7 +107,7 @@ def _with_context(parsed: list[tuple[str, str, list[Assertion], list[str]]]) -> 
         resolved = []
         for a in assertions:
             if a.source == "default" and a.existence != ABSENT and a.tag in placed \
-                    and lx.TAG_POLICIES[a.tag].refers_back:
+                    and lx.POLICIES[a.tag].refers_back:
                 a = Assertion(a.tag, placed[a.tag], a.existence, "context")
             resolved.append(a)
         for a in assertions:
@@ -133,16 +135,31 @@ def parse_report(text: str) -> ParsedReport:
 # ---------------------------------------------------------------------------------- training targets
 TAG_INDEX = {tag: i for i, tag in enumerate(ASG_TAGS)}
 EXISTENCE_RANK = {ABSENT: 0, UNCERTAIN: 1, PRESENT: 2}
-VALUE_OF_RANK = np.array([0, -1, 1], dtype=np.int8)  # absent 0, uncertain -1, present 1
+# What a hedged tag ("may represent pneumonia", "cannot exclude effusion") becomes in training, as CheXpert's
+# uncertainty policies: "positive" (U-ones) 1, "negative" (U-zeros) 0, "ignore" -1, an entry the IRL loss leaves
+# out (``losses.irl_loss(mask_uncertain=True)``; the trainer reads the policy from the manifest).
+HEDGED_POLICIES = ("positive", "negative", "ignore")
+# Default "negative": it is what the release trains with. The released labels hold hedged tags as -1, but the
+# released IRL and ERL count -1 as absent, so the release's training is U-zeros; writing 0 states that plainly
+# and keeps the default release-faithful, whereas "ignore" now really drops hedged entries from IRL.
+# "positive" suits tags whose hedges mostly prove true (atelectasis, edema).
+DEFAULT_HEDGED = "negative"
+HEDGED_VALUE = {"positive": 1, "negative": 0, "ignore": -1}
 
 
-def tag_vector(triplets: Iterable[Triplet]) -> np.ndarray:
-    """40 int8 over ``ASG_TAGS``: 1 present, -1 uncertain, 0 absent or not mentioned (present > uncertain > absent)."""
+def tag_vector(triplets: Iterable[Triplet], hedged: str = DEFAULT_HEDGED) -> np.ndarray:
+    """40 int8 over ``ASG_TAGS``: 1 present, 0 absent or not mentioned, and a hedged tag per ``hedged`` (0 when
+    "negative", the default; -1 when "ignore"), with present > uncertain > absent. Findings outside the 40 tags are
+    no targets and are skipped."""
+    if hedged not in HEDGED_VALUE:
+        raise ValueError(f"hedged policy {hedged!r}: expected one of {', '.join(HEDGED_POLICIES)}")
     rank = np.zeros(len(ASG_TAGS), dtype=np.int64)
     for triplet in triplets:
-        i = TAG_INDEX[triplet.finding]
-        rank[i] = max(rank[i], EXISTENCE_RANK[triplet.existence])
-    return VALUE_OF_RANK[rank]
+        i = TAG_INDEX.get(triplet.finding)
+        if i is not None:
+            rank[i] = max(rank[i], EXISTENCE_RANK[triplet.existence])
+    values = np.array([0, HEDGED_VALUE[hedged], 1], dtype=np.int8)  # by rank: absent, uncertain, present
+    return values[rank]
 
 
 def region_sentences(parsed: ParsedReport) -> dict[str, list[int]]:

@@ -30,7 +30,7 @@ from asgbench.encoders.tokenizer import train_wordpiece
 from asgbench.errors import AsgbenchError, ConfigError
 from asgbench.pretrain import losses
 from asgbench.pretrain.config import TrainConfig
-from asgbench.pretrain.data import Batch, BatchMaker, PairRecord, epoch_order, read_annotations
+from asgbench.pretrain.data import Batch, BatchMaker, PairRecord, epoch_order, masks_uncertain_tags, read_annotations
 from asgbench.pretrain.model import ASGModel, backbone_options
 from asgbench.pretrain.tag_decoder import TagQueries, embedding_tag_queries, encode_tag_queries
 from asgbench.progress import Progress
@@ -113,7 +113,10 @@ def _tag_queries(config: TrainConfig, out: Path, tokenizer, vocab_size: int) -> 
     return vectors
 
 
-def compute_losses(model: nn.Module, batch: Batch, config: TrainConfig, enabled: set[str]) -> dict[str, torch.Tensor]:
+def compute_losses(model: nn.Module, batch: Batch, config: TrainConfig, enabled: set[str], *,
+                   mask_uncertain: bool = False) -> dict[str, torch.Tensor]:
+    """The enabled losses of one batch; ``mask_uncertain`` (from the manifest's hedged policy, see
+    ``data.masks_uncertain_tags``) leaves -1 tags out of IRL."""
     output = model(batch.images, batch.input_ids, batch.attention_mask, batch.word_slots, with_tags="irl" in enabled)
     tau = config.model.temperature
     parts: dict[str, torch.Tensor] = {}
@@ -123,7 +126,7 @@ def compute_losses(model: nn.Module, batch: Batch, config: TrainConfig, enabled:
         parts["arsa"] = losses.arsa_loss(output.patch_map, batch.boxes, batch.box_valid, output.word_embeddings,
                                          batch.sentence_index, tau)
     if "irl" in enabled:
-        parts["irl"] = losses.irl_loss(output.tag_logits, batch.tags)
+        parts["irl"] = losses.irl_loss(output.tag_logits, batch.tags, mask_uncertain=mask_uncertain)
     if "erl" in enabled:
         parts["erl"] = losses.erl_loss(output.image_global, output.report_global, batch.tags, tau)
     return parts
@@ -183,6 +186,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
         torch.distributed.barrier()
     device = config.device
     manifest, records = read_annotations(Path(config.annotations))
+    mask_uncertain = masks_uncertain_tags(manifest)
     train_records = [r for r in records if r.split == "train"]
     val_records = [r for r in records if r.split == "val"]
     if config.max_train_images:
@@ -241,7 +245,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
             chosen = order[b * global_batch : (b + 1) * global_batch][rank * per_process : (rank + 1) * per_process]
             batch = train_maker.make([int(p) for p in chosen], current).to(device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-                parts = compute_losses(trained, batch, config, enabled)
+                parts = compute_losses(trained, batch, config, enabled, mask_uncertain=mask_uncertain)
                 total = losses.total_loss(parts, weights, enabled)
             if not torch.isfinite(total):
                 detail = ", ".join(f"{k} {float(v):.4g}" for k, v in parts.items())
@@ -275,7 +279,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
                 if len(positions) < 2:
                     break
                 batch = val_maker.make(positions, current).to(device)
-                parts = compute_losses(model, batch, config, enabled)
+                parts = compute_losses(model, batch, config, enabled, mask_uncertain=mask_uncertain)
                 total = losses.total_loss(parts, weights, enabled)
                 for name, value in parts.items():
                     sums[name] += float(value.detach())

@@ -18,16 +18,20 @@ from asgbench.errors import ConfigError
 from asgbench.tables.aggregate import ROW_KEY, RowKey, aggregate, row_keys
 from asgbench.tables.caption import caption, shared_settings
 from asgbench.tables.identity import registry_order
+from asgbench.tables.empty_mask import empty_mask_row, floor_cell
 from asgbench.tables.layout import (ABLATION_ORDER, ABLATION_TABLE, BLOCK_TITLES, BLOCKED_SECTIONS, LAYOUTS,
-                                    SECTION_KINDS, SECTIONS, ZERO_SHOT_TABLE, Column, ColumnGroup, extra_group)
+                                    LESION_DICE, SECTION_KINDS, SECTIONS, SEGMENTATION_TABLE, ZERO_SHOT_TABLE, Column,
+                                    ColumnGroup, extra_group)
 from asgbench.tables.model import BEST, SECOND, Block, Cell, Row, Table
 from asgbench.tables.outputs import NO_OUTPUTS, RunOutputs
 from asgbench.tables.reported import reported_rows
 from asgbench.tables.significance import CellRuns, Tested, column_verdicts
-from asgbench.tasks.protocols import ZERO_SHOT
+from asgbench.tasks.paired import RECOMPUTABLE
+from asgbench.tasks.protocols import SEGMENTATION, ZERO_SHOT
 
 # A published row without a registry model (BioViL) leads its table, as in the README.
 UNREGISTERED_REPORTED_ORDER = -1
+EMPTY_MASK_ORDER = -2       # the segmentation table's empty-mask baseline leads it
 MEASURED, REPORTED = 0, 1   # at equal order, our row comes before the published one
 
 
@@ -41,6 +45,8 @@ def _section_layout(name: str, runs: pd.DataFrame) -> tuple[ColumnGroup, ...]:
     extra = runs[(runs["kind"] == kind) & runs["headline"] & ~runs["task"].isin(known)]
     for (task, dataset, metric), _ in extra.groupby(["task", "dataset", "metric"], sort=True):
         groups.append(extra_group(kind, task, dataset, metric))
+        if name == SEGMENTATION_TABLE and kind == SEGMENTATION:
+            groups.append(extra_group(kind, task, dataset, LESION_DICE))
     return tuple(groups)
 
 
@@ -114,14 +120,16 @@ def _below_best(keys: list[RowKey], marked: dict[RowKey, list[Cell]], pooled: di
     """Mark, column by column, the cells significantly below the column's best row; returns what was tested."""
     verdicts = []
     for i, column in enumerate(columns):
+        if column.metric not in RECOMPUTABLE:    # e.g. Dice on lesion images: not recomputable from the outputs
+            continue
         for key, verdict in zip(keys, column_verdicts([pooled[key][i] for key in keys], column.metric, outputs)):
             marked[key][i] = replace(marked[key][i], below=verdict.below)
             verdicts.append(verdict)
     return Tested.of(verdicts)
 
 
-def _measured_rows(name: str, here: pd.DataFrame, columns: tuple[Column, ...],
-                   outputs: RunOutputs) -> tuple[list[tuple[tuple, str, Row]], Tested]:
+def _measured_rows(name: str, here: pd.DataFrame, columns: tuple[Column, ...], outputs: RunOutputs,
+                   runs: pd.DataFrame) -> tuple[list[tuple[tuple, str, Row]], Tested]:
     """(sort key, group, row) for every measured row of a section, and what the significance marks tested."""
     if here.empty:
         return [], Tested()
@@ -140,6 +148,10 @@ def _measured_rows(name: str, here: pd.DataFrame, columns: tuple[Column, ...],
             pooled[key][column] = CellRuns(mean, tuple(record.run_ids))
     marked = dict(zip(keys, _marks([cells[key] for key in keys])))
     tested = _below_best(keys, marked, pooled, columns, outputs)
+    if name == SEGMENTATION_TABLE:
+        for key in keys:
+            marked[key] = [floor_cell(cell, column, runs, None if runs_of is None else runs_of.run_ids)
+                           for cell, column, runs_of in zip(marked[key], columns, pooled[key])]
     rows = []
     for key in keys:
         rank = _objectives_rank(tuple(key.objectives.split("+"))) if name == ABLATION_TABLE else key.order
@@ -183,13 +195,17 @@ def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True,
     groups = _section_layout(name, runs)
     columns = tuple(column for group in groups for column in group.columns)
     here, shared = shared_settings(_section_stats(name, aggregate(runs), columns))
-    entries, tested = _measured_rows(name, here, columns, outputs)
+    entries, tested = _measured_rows(name, here, columns, outputs, runs)
     if include_reported:
         entries += _reported_rows(name, columns)
     used = {run_id for ids in here.get("run_ids", ()) for run_id in ids}
+    baseline = empty_mask_row(runs, used, columns) if name == SEGMENTATION_TABLE else None
+    if baseline is not None:
+        entries.append(((EMPTY_MASK_ORDER, MEASURED, baseline.label), "init", baseline))
     origins = runs.loc[runs["run_id"].isin(used)].drop_duplicates("run_id")["data"] if used else runs["data"].iloc[:0]
     synthetic = (int((origins == "synthetic").sum()), len(origins))
-    return Table(name, caption(name, here, groups, include_reported, shared, tested, synthetic), groups, _blocks(name, entries),
+    return Table(name, caption(name, here, groups, include_reported, shared, tested, synthetic, baseline is not None),
+                 groups, _blocks(name, entries),
                  "Objectives" if name == ABLATION_TABLE else "Method")
 
 

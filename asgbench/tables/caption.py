@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from asgbench.tables.layout import ABLATION_TABLE, METRIC_NAMES, SECTION_TITLES, ZERO_SHOT_TABLE, ColumnGroup
-from asgbench.tables.model import BELOW_SIGN
+from asgbench.tables.layout import (ABLATION_TABLE, EMPTY_MASK_LABEL, METRIC_NAMES, SECTION_TITLES, SEGMENTATION_TABLE,
+                                    ZERO_SHOT_TABLE, ColumnGroup)
+from asgbench.tables.model import BELOW_SIGN, FLOOR_SIGN
 from asgbench.tables.significance import Tested
 from asgbench.tasks.metrics import BOOTSTRAP_SAMPLES
 
@@ -22,6 +23,18 @@ REPORTED_NOTE = ("Italic rows marked (reported) are the ASG README's published n
 BELOW_NOTE = (f"{BELOW_SIGN}: significantly below the column's best measured row: the two-sided 95 % CI of row - best "
               "lies below 0 (paired bootstrap on the same test images from the runs' per-image outputs, "
               f"{BOOTSTRAP_SAMPLES:,} resamples of patients and of each row's runs; each row against the best alone).")
+
+
+SEGMENTATION_NOTE = ("Dice: mean per-image Dice over all test images, an image whose mask and prediction are both "
+                     "empty scoring 1; Dice on lesion images: the same mean over the test images whose mask is not empty "
+                     "(not tested against the best row).")
+EMPTY_MASK_NOTE = (f"The row {EMPTY_MASK_LABEL} is the Dice of predicting no mask on every test image: the share of "
+                   "test images without a lesion, and 0 on lesion images; a model shows localisation only where it beats "
+                   f"that row. {FLOOR_SIGN}: not significantly above the empty mask: the 95 % CI of the paired difference "
+                   "Dice - empty mask (bootstrap of the run's test patients, the same resamples for both) does not lie "
+                   "above 0 in every run of the cell; cells whose runs do not record it are not marked.")
+NO_EMPTY_MASK_NOTE = ("No run here records the empty-mask baseline (results written before it existed), so no cell "
+                      f"is tested against it ({FLOOR_SIGN}).")
 
 
 @dataclass(frozen=True, order=True)
@@ -108,13 +121,15 @@ def _data_sentence(synthetic: tuple[int, int]) -> list[str]:
 
 def caption(name: str, here: pd.DataFrame, groups: tuple[ColumnGroup, ...], include_reported: bool,
             shared: Mapping[str, SharedSetting] | None = None, tested: Tested | None = None,
-            synthetic: tuple[int, int] = (0, 0)) -> str:
+            synthetic: tuple[int, int] = (0, 0), empty_mask: bool = False) -> str:
     metrics = ", ".join(dict.fromkeys(METRIC_NAMES.get(c.metric, c.metric) for g in groups for c in g.columns))
     parts = [f"{SECTION_TITLES[name]}: test-set {metrics} in %."] + _data_sentence(synthetic)
     parts += ["No measured runs yet."] if here.empty else _runs_sentence(here)
     if not here.empty:
         parts += _significance_sentences(tested or Tested(), include_reported)
     parts += _shared_sentences(shared or {})
+    if name == SEGMENTATION_TABLE and not here.empty:
+        parts += [SEGMENTATION_NOTE, EMPTY_MASK_NOTE if empty_mask else NO_EMPTY_MASK_NOTE]
     if name == ZERO_SHOT_TABLE:
         parts.append("F1 and ACC at the threshold chosen on val; runs at fraction 100 only.")
     if name == ABLATION_TABLE:

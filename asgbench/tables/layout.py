@@ -41,7 +41,13 @@ ABLATION_ORDER = (("ira",), ("ira", "arsa"), ("ira", "irl"), ("ira", "irl", "erl
 
 # -- columns ----------------------------------------------------------------------------------------------
 ZERO_SHOT_METRICS = ("auc", "f1", "accuracy")
-METRIC_NAMES: Mapping[str, str] = MappingProxyType({"auc": "AUC", "accuracy": "ACC", "f1": "F1", "dice": "Dice"})
+# Segmentation's readable companions of the headline Dice (asgbench.tasks.metrics.read_segmentation): Dice on the
+# test images with a lesion has columns of its own; the empty-mask baseline is a row of the segmentation table.
+LESION_DICE = "dice_positive_images"
+EMPTY_MASK_DICE = "empty_mask_dice"
+EMPTY_MASK_LABEL = "Empty mask (predicts nothing)"
+METRIC_NAMES: Mapping[str, str] = MappingProxyType({"auc": "AUC", "accuracy": "ACC", "f1": "F1", "dice": "Dice",
+                                                    LESION_DICE: "Dice on lesion images"})
 DATASET_NAMES: Mapping[str, str] = MappingProxyType({
     "nih": "NIH X-ray", "chexpert": "CheXpert", "rsna": "RSNA", "covidx": "COVIDx", "siim": "SIIM"})
 
@@ -77,7 +83,9 @@ def zero_shot_columns(task: str) -> tuple[Column, ...]:
 
 LINEAR_PROBE_COLUMNS = fraction_columns((("nih-lp", "auc"), ("chexpert-lp", "auc"), ("rsna-lp", "auc"),
                                          ("covidx-lp", "accuracy")))
-SEGMENTATION_COLUMNS = fraction_columns((("siim-seg", "dice"), ("rsna-seg", "dice")))
+SEGMENTATION_COLUMNS = fraction_columns((("siim-seg", "dice"), ("rsna-seg", "dice")))   # the published ones
+SEGMENTATION_TABLE_COLUMNS = fraction_columns((("siim-seg", "dice"), ("siim-seg", LESION_DICE), ("rsna-seg", "dice"),
+                                               ("rsna-seg", LESION_DICE)))
 ABLATION_COLUMNS = fraction_columns((("nih-lp", "auc"), ("covidx-lp", "accuracy"), ("rsna-seg", "dice")))
 RSNA_ZERO_SHOT_COLUMNS = zero_shot_columns("rsna-zs")
 NIH_ZERO_SHOT_COLUMNS = zero_shot_columns("nih-zs")
@@ -88,6 +96,10 @@ TASK_TITLES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "rsna-lp": ("RSNA (AUC)", "RSNA AUC"), "covidx-lp": ("COVIDx (ACC)", "COVIDx ACC"),
     "siim-seg": ("SIIM (Dice)", "SIIM Dice"), "rsna-seg": ("RSNA (Dice)", "RSNA Dice")})
 ZERO_SHOT_SUBTITLES = tuple(METRIC_NAMES[metric] for metric in ZERO_SHOT_METRICS)
+# (task, metric) -> titles, for a task's columns of another metric than its headline
+METRIC_TITLES: Mapping[tuple[str, str], tuple[str, str]] = MappingProxyType({
+    ("siim-seg", LESION_DICE): ("SIIM (Dice, lesion images)", "SIIM lesion Dice"),
+    ("rsna-seg", LESION_DICE): ("RSNA (Dice, lesion images)", "RSNA lesion Dice")})
 
 
 def fraction_group(task: str, metric: str, title: str, short: str) -> ColumnGroup:
@@ -101,13 +113,14 @@ def zero_shot_group(task: str, title: str, short: str) -> ColumnGroup:
 
 def _groups_of(columns: tuple[Column, ...]) -> tuple[ColumnGroup, ...]:
     tasks = dict.fromkeys((column.task, column.metric) for column in columns)
-    return tuple(fraction_group(task, metric, *TASK_TITLES[task]) for task, metric in tasks)
+    return tuple(fraction_group(task, metric, *METRIC_TITLES.get((task, metric), TASK_TITLES[task]))
+                 for task, metric in tasks)
 
 
 LAYOUTS: Mapping[str, tuple[ColumnGroup, ...]] = MappingProxyType({
     LINEAR_PROBE_TABLE: _groups_of(LINEAR_PROBE_COLUMNS),
     ZERO_SHOT_TABLE: (zero_shot_group("rsna-zs", "RSNA", "RSNA"), zero_shot_group("nih-zs", "NIH X-ray", "NIH")),
-    SEGMENTATION_TABLE: _groups_of(SEGMENTATION_COLUMNS),
+    SEGMENTATION_TABLE: _groups_of(SEGMENTATION_TABLE_COLUMNS),
     ABLATION_TABLE: _groups_of(ABLATION_COLUMNS),
 })
 

@@ -8,6 +8,7 @@ from asgbench.tables.layout import Column, ColumnGroup
 
 BEST, SECOND = "best", "second"
 BELOW_SIGN = "↓"      # after a value: significantly below the column's best row (asgbench.tables.significance)
+FLOOR_SIGN = "∅"      # after a segmentation Dice: not significantly above the empty-mask baseline (predicting nothing)
 
 
 @dataclass(frozen=True)
@@ -20,16 +21,19 @@ class Cell:
     n: int = 0
     mark: str = ""
     below: bool | None = None
+    floor: bool | None = None         # segmentation Dice: True when not significantly above the empty mask (None: untested)
 
 
 @dataclass(frozen=True)
 class Row:
-    """A measured row, or a published one (``reported``); ``model`` is the registry name, if any."""
+    """A measured row, or a published one (``reported``); ``model`` is the registry name, if any. A ``baseline``
+    row (segmentation's empty mask) is computed from the measured runs' test lists, never ranked or marked."""
 
     label: str
     reported: bool
     cells: tuple[Cell, ...]
     model: str | None = None
+    baseline: bool = False
 
 
 @dataclass(frozen=True)

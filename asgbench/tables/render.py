@@ -19,7 +19,8 @@ from tabulate import tabulate
 
 from asgbench.errors import ConfigError
 from asgbench.tables.build import build_tables
-from asgbench.tables.model import BELOW_SIGN, BEST, SECOND, Cell, Row, Table
+from asgbench.tables.layout import SEGMENTATION_TABLE
+from asgbench.tables.model import BELOW_SIGN, BEST, FLOOR_SIGN, SECOND, Cell, Row, Table
 from asgbench.tables.outputs import NO_OUTPUTS, RunOutputs
 
 FORMATS = ("md", "html", "csv", "latex")
@@ -52,7 +53,7 @@ def value_text(cell: Cell) -> str:
     if cell.mean is None:
         return ""
     return f"{cell.mean:.1f}" + (f" ± {cell.sd:.1f}" if cell.sd is not None else "") + \
-        (f" {BELOW_SIGN}" if cell.below else "")
+        (f" {BELOW_SIGN}" if cell.below else "") + (f" {FLOOR_SIGN}" if cell.floor else "")
 
 
 def _styled_row(row: Row) -> StyledRow:
@@ -98,7 +99,8 @@ def _markdown(table: Table) -> str:
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "±": r"$\pm$", "–": "--", "†": r"\dag{}", "·": r"$\cdot$", "×": r"$\times$",
-                  BELOW_SIGN: r"$\downarrow$"}
+                  BELOW_SIGN: r"$\downarrow$", FLOOR_SIGN: r"$\emptyset$", "≥": r"$\geq$", "≤": r"$\leq$",
+                  "−": "--"}
 
 
 def tex(text: str) -> str:
@@ -148,23 +150,27 @@ def _latex(table: Table) -> str:
 # -- CSV ------------------------------------------------------------------------------------------------
 CSV_HEADER = ["section", "block", "row", "source", "model", "task", "metric", "fraction", "mean", "sd", "n", "mark",
               "below_best"]
+SEGMENTATION_CSV_HEADER = [*CSV_HEADER, "above_empty_mask"]   # the segmentation table's empty-mask verdicts
 BELOW_BEST = {True: "yes", False: "no", None: ""}    # "": not tested
+ABOVE_EMPTY = {True: "no", False: "yes", None: ""}   # from Cell.floor (True: not above the empty mask); "": not tested
 
 
 def _csv(table: Table) -> str:
     """Tidy rows (one per table cell with a value), for spreadsheets and plots; values in percent."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
+    segmentation = table.name == SEGMENTATION_TABLE
+    writer.writerow(SEGMENTATION_CSV_HEADER if segmentation else CSV_HEADER)
     for block in table.blocks:
         for row in block.rows:
             for column, cell in zip(table.columns, row.cells):
                 if cell.mean is None:
                     continue
-                writer.writerow([table.name, block.title or "", row.label, "reported" if row.reported else "measured",
+                source = "reported" if row.reported else "baseline" if row.baseline else "measured"
+                writer.writerow([table.name, block.title or "", row.label, source,
                                  row.model or "", column.task, column.metric, column.fraction, f"{cell.mean:.1f}",
-                                 "" if cell.sd is None else f"{cell.sd:.1f}", "" if row.reported else cell.n,
-                                 cell.mark, BELOW_BEST[cell.below]])
+                                 "" if cell.sd is None else f"{cell.sd:.1f}", cell.n if source == "measured" else "",
+                                 cell.mark, BELOW_BEST[cell.below]] + ([ABOVE_EMPTY[cell.floor]] if segmentation else []))
     return buffer.getvalue()
 
 

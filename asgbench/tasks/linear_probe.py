@@ -19,6 +19,7 @@ from asgbench.progress import running_total
 from asgbench.tasks import metrics as m
 from asgbench.tasks.data import TaskData
 from asgbench.tasks.features import cached_features
+from asgbench.tasks.fingerprint import feature_fingerprint
 from asgbench.tasks.protocols import LinearProbeProtocol, ProtocolJob
 from asgbench.tasks.scoring import Outcome, best_f1_threshold, predictions_table, score_classification
 
@@ -155,6 +156,7 @@ def run_linear_probe(encoder: Encoder, data: TaskData, spec: LinearProbeProtocol
 
     started = time.perf_counter()
     x = {name: np.asarray(cache.take(split.image_ids), dtype=np.float32) for name, split in data.splits.items()}
+    fingerprint = feature_fingerprint(x["test"])   # of the encoder's own features, for the regression gate
     if spec.standardize:
         mean, std = x["train"].mean(0), x["train"].std(0) + 1e-6
         x = {name: (value - mean) / std for name, value in x.items()}
@@ -189,6 +191,7 @@ def run_linear_probe(encoder: Encoder, data: TaskData, spec: LinearProbeProtocol
                    "grid": [{"learning_rate": f.learning_rate, "weight_decay": f.weight_decay, "val_metric": f.val_metric,
                              "val_loss": f.val_loss, "best_epoch": f.best_epoch} for f in fits]},
         timings=timings,
-        extra={"headline": task.metric, "feature_cache": {"key": cache.key, "hit": cache.hit}},
+        extra={"headline": task.metric, "feature_cache": {"key": cache.key, "hit": cache.hit},
+               "features_fingerprint": fingerprint},
     )
 

@@ -196,3 +196,65 @@ def bootstrap_macro_auc(targets: np.ndarray, scores: np.ndarray, *, patients: Se
         return Interval(float(point), float("nan"), float("nan"), 0)
     low, high = np.percentile(values, [2.5, 97.5])
     return Interval(float(point), float(low), float(high), len(values))
+
+
+# -- segmentation: what a Dice means beside predicting nothing ----------------------------------------------
+def empty_mask_dice(lesion: np.ndarray) -> np.ndarray:
+    """Per-image Dice of a model that predicts no mask at all: 1 on an image without a lesion (both masks
+    empty), 0 on one with; its mean is the share of images without a lesion, the floor any model must clear."""
+    return np.where(np.asarray(lesion, dtype=bool), 0.0, 1.0)
+
+
+def resampled_means(values: np.ndarray, counts: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """The mean of ``values`` over the images of each resample (``counts``: resamples x images, as
+    :func:`resample_counts` gives), restricted to the images in ``where``; NaN where a resample has none."""
+    weights = counts if where is None else counts * np.asarray(where, dtype=bool)[None, :]
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = weights @ np.asarray(values, dtype=np.float64) / total
+    return np.where(total > 0, means, np.nan)
+
+
+def percentile_interval(point: float, resampled: np.ndarray) -> Interval:
+    """95 % percentile interval of the finite resampled values around ``point`` (NaN bounds when none is)."""
+    finite = resampled[np.isfinite(resampled)]
+    if not len(finite):
+        return Interval(float(point), float("nan"), float("nan"), 0)
+    low, high = np.percentile(finite, [2.5, 97.5])
+    return Interval(float(point), float(low), float(high), len(finite))
+
+
+@dataclass(frozen=True)
+class SegmentationReading:
+    """What makes a segmentation Dice readable, every interval from the same patient resamples: Dice on the
+    images with a lesion, the empty-mask baseline on the same images, and the paired difference model - empty."""
+
+    lesion_dice: Interval
+    empty_mask: Interval
+    minus_empty: Interval
+
+    def to_metrics(self) -> dict[str, dict]:
+        """The result file's metric entries (``dice_positive_images`` keeps its name from older results)."""
+        return {
+            "dice_positive_images": {**self.lesion_dice.to_dict(),
+                                     "note": "mean Dice over test images whose mask is not empty"},
+            "empty_mask_dice": {**self.empty_mask.to_dict(),
+                                "note": "Dice of predicting no mask on every test image: the share without a lesion"},
+            "dice_minus_empty": {**self.minus_empty.to_dict(),
+                                 "note": "paired: dice - empty_mask_dice on the same bootstrap resamples"},
+        }
+
+
+def read_segmentation(dice: np.ndarray, lesion: np.ndarray, *, patients: Sequence[str] | None = None,
+                      samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> SegmentationReading:
+    """Lesion-image Dice, empty-mask baseline and model - empty, bootstrapped on the resamples that
+    :func:`bootstrap` draws for the headline Dice with the same patients and seed."""
+    dice, lesion = np.asarray(dice, dtype=np.float64), np.asarray(lesion, dtype=bool)
+    counts = resample_counts(len(dice), None if patients is None else tuple(str(p) for p in patients), samples, seed)
+    empty = empty_mask_dice(lesion)
+    lesion_point = float(dice[lesion].mean()) if lesion.any() else float("nan")
+    return SegmentationReading(
+        lesion_dice=percentile_interval(lesion_point, resampled_means(dice, counts, lesion)),
+        empty_mask=percentile_interval(float(empty.mean()), resampled_means(empty, counts)),
+        minus_empty=percentile_interval(float(dice.mean() - empty.mean()), resampled_means(dice - empty, counts)),
+    )

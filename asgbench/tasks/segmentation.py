@@ -3,7 +3,9 @@
 Loss is MGCA's ``10 * focal - log(soft Dice)``; AdamW at 5e-4 with weight decay 0.05; train-time
 augmentation is a random scale (+-10 %) and rotation (+-10 degrees) applied to image and mask together.
 Per-image Dice at threshold 0.5, where an image whose mask and prediction are both empty scores 1, averaged
-over the whole test split. With the encoder frozen and augmentation off, the decoder's inputs are computed
+over the whole test split. Because that rule lets a model that predicts nothing score the share of images
+without a lesion, a result also records, on the same bootstrap resamples, Dice on the images with a lesion,
+that empty-mask baseline and the paired difference model - empty. With the encoder frozen and augmentation off, the decoder's inputs are computed
 once per image and reused every epoch, and by the other runs of the same process on the same encoder and
 dataset (the same numbers, without the repeated forward passes). After every
 epoch the training state is saved beside the run's output, so an interrupted run resumes from its last
@@ -23,6 +25,7 @@ from torch.nn import functional as F
 
 from asgbench.data.store import ImageStore
 from asgbench.encoders.model import Encoder
+from asgbench.progress import EpochProgress
 from asgbench.tasks import metrics as m
 from asgbench.tasks.data import TaskData
 from asgbench.tasks.features import weights_digest
@@ -163,6 +166,16 @@ def best_threshold(truth: np.ndarray, probabilities: np.ndarray, grid: tuple[flo
     return grid[best], scores[best]
 
 
+def _epoch_progress(spec: SegmentationProtocol, epoch: int, history: list[dict], started: float, loop_started: float,
+                    epochs_timed: int) -> EpochProgress:
+    """The progress state at the start of ``epoch``: the last val Dice, time spent, and the epochs that may follow
+    (``max_epochs`` bounds them; early stopping may end sooner), timed by this attempt's finished epochs."""
+    now = time.perf_counter()
+    return EpochProgress(epoch=epoch, max_epochs=spec.max_epochs, epochs_left=spec.max_epochs - epoch,
+                         elapsed_s=now - started, epoch_s=(now - loop_started) / epochs_timed if epochs_timed else 0.0,
+                         last_score=history[-1]["val_dice"] if history else None)
+
+
 def _aligned_masks(encoder: Encoder, masks: np.ndarray) -> np.ndarray:
     return encoder.preprocess_masks(torch.from_numpy(masks)).cpu().numpy()[:, 0] >= 0.5
 
@@ -198,8 +211,10 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
 
     epoch, best_dice, best_epoch, stale, best_state, history = 0, -1.0, 0, 0, None, []
     chosen_threshold = spec.threshold
+    earlier_s = 0.0   # seconds earlier attempts spent up to the state this one resumes from
     if state_file is not None and state_file.is_file():
         saved = torch.load(state_file, weights_only=True)
+        earlier_s = float(saved.get("seconds", 0.0))
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         epoch, best_dice, best_epoch, stale = saved["epoch"], saved["best_dice"], saved["best_epoch"], saved["stale"]
@@ -212,13 +227,16 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             if saved.get("cuda_rng") and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(saved["cuda_rng"])
     resumed_from = epoch
+    loop_started, epochs_timed = time.perf_counter(), 0
 
     while epoch < spec.max_epochs and stale < spec.patience:
         epoch += 1
         model.train()
         order = epoch_order(rng, len(train.image_ids), *spec.epoch_bounds())
         losses = []
-        for done, index in enumerate(_batches(len(order), spec.batch_size, order, model.min_batch)):
+        batches = list(_batches(len(order), spec.batch_size, order, model.min_batch))
+        state = _epoch_progress(spec, epoch, history, started, loop_started, epochs_timed)
+        for done, index in enumerate(batches):
             y = encoder.preprocess_masks(torch.from_numpy(train_masks[index]).to(device))
             if train_encoded is not None:
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
@@ -235,7 +253,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             optimizer.step()
             losses.append(loss.item())
             if progress:
-                progress(f"epoch {epoch}", (done + 1) * spec.batch_size, len(order))
+                progress(state.phase(), done + 1, len(batches))
         if spec.threshold_on_val:
             probabilities = predict(model, encoder, val_images, spec.batch_size, device, None, val_encoded)
             threshold, val_dice = best_threshold(val_truth, probabilities)
@@ -244,6 +262,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             threshold, val_dice = spec.threshold, float(m.dice_per_image(val_truth, predicted).mean())
         history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"), "val_dice": val_dice,
                         "threshold": threshold})
+        epochs_timed += 1
         if val_dice > best_dice:
             best_dice, best_epoch, chosen_threshold, stale = val_dice, epoch, threshold, 0
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -255,9 +274,10 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best_dice": best_dice,
                         "best_epoch": best_epoch, "best_threshold": chosen_threshold, "stale": stale, "best_state": best_state, "history": history,
                         "generator": generator.get_state(), "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                        "cuda_rng": torch.cuda.get_rng_state_all() if device.startswith("cuda") else []}, temporary)
+                        "cuda_rng": torch.cuda.get_rng_state_all() if device.startswith("cuda") else [],
+                        "seconds": earlier_s + time.perf_counter() - started}, temporary)
             os.replace(temporary, state_file)
-    train_seconds = time.perf_counter() - started
+    train_seconds = earlier_s + time.perf_counter() - started
 
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -268,8 +288,8 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
     dice = m.dice_per_image(test_truth, predicted)
     metrics = {"dice": m.bootstrap(lambda i: float(dice[i].mean()), len(dice), patients=test.patients, seed=seed).to_dict()}
     empty = test_truth.reshape(len(test_truth), -1).sum(1) == 0
-    metrics["dice_positive_images"] = {"value": float(dice[~empty].mean()) if (~empty).any() else float("nan"), "ci95": None,
-                                       "note": "mean Dice over test images whose mask is not empty"}
+    if len(dice):
+        metrics.update(m.read_segmentation(dice, ~empty, patients=test.patients, seed=seed).to_metrics())
     flat_truth, flat_pred = test_truth.reshape(len(dice), -1), predicted.reshape(len(dice), -1)
     predictions = pd.DataFrame({
         "image_id": test.image_ids, "patient_id": test.patients, "dice": dice,
@@ -281,6 +301,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
                    "history": history, "decoder": model.kind, "decoder_head": model.describe_head(), "trainable_parameters": sum(p.numel() for p in model.trainable_parameters())},
         counts={"train_positive": int((train_masks.reshape(len(train_masks), -1).sum(1) > 0).sum()),
                 "test_positive": int((~empty).sum())},
-        timings={"train_s": train_seconds, "total_s": time.perf_counter() - started},
+        timings={"train_s": train_seconds, "total_s": earlier_s + time.perf_counter() - started,
+                 "earlier_attempts_s": earlier_s},
         extra={"headline": "dice"},
     )
