@@ -28,7 +28,7 @@ from asgbench.encoders import create_encoder
 from asgbench.tasks import metrics as m
 from asgbench.tasks.data import load_task_data
 from asgbench.tasks.linear_probe import run_linear_probe
-from asgbench.tasks.protocols import PROTOCOL_VARIANTS
+from asgbench.tasks.protocols import LINEAR_PROBE, ProtocolJob, protocol_for
 from asgbench.tasks.specs import TASKS
 
 
@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     task = TASKS.get(args.task)
-    spec = replace(PROTOCOL_VARIANTS.get("mgca-linear-probe"), max_epochs=args.epochs)
+    spec = replace(protocol_for(LINEAR_PROBE, "mgca-linear-probe"), max_epochs=args.epochs)
     encoder = create_encoder(args.model, seed=0)
     fractions = (1, 10, 100)
     datasets = {f: load_task_data(task, fraction=f, data_root=args.suite) for f in fractions}  # stores built before timing
@@ -94,7 +94,8 @@ def main() -> None:
         started = time.perf_counter()
         for fraction in fractions:
             for seed in range(args.seeds):
-                outcome = run_linear_probe(encoder, datasets[fraction], spec, seed=seed, device="cpu", cache_root=Path(cache))
+                job = ProtocolJob(seed=seed, device="cpu", cache_root=Path(cache))
+                outcome = run_linear_probe(encoder, datasets[fraction], spec, job)
                 scores["cached"].append(outcome.headline["value"])
         cached_seconds = time.perf_counter() - started
     started = time.perf_counter()

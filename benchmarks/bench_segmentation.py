@@ -18,7 +18,7 @@ from tabulate import tabulate
 from asgbench.encoders import create_encoder
 from asgbench.tasks import segmentation
 from asgbench.tasks.data import load_task_data
-from asgbench.tasks.protocols import PROTOCOL_VARIANTS
+from asgbench.tasks.protocols import SEGMENTATION, ProtocolJob, protocol_for
 from asgbench.tasks.specs import TASKS
 
 
@@ -36,14 +36,15 @@ def main() -> None:
 
     task = TASKS.get(args.task)
     data = load_task_data(task, fraction=args.fraction, data_root=args.suite)
-    spec = replace(PROTOCOL_VARIANTS.get("segmentation"), augment=False, max_epochs=args.epochs, patience=args.epochs,
+    spec = replace(protocol_for(SEGMENTATION, "segmentation"), augment=False, max_epochs=args.epochs,
+                   patience=args.epochs,
                    decoder_channels=tuple(int(c) for c in args.decoder_channels.split(",")))
     rows, times = [], []
     for way, budget in (("maps computed once (asgbench)", segmentation.ENCODING_CACHE_BYTES), ("encoder every epoch", 0)):
         segmentation.ENCODING_CACHE_BYTES = budget
         encoder = create_encoder(args.model)
         started = time.perf_counter()
-        outcome = segmentation.run_segmentation(encoder, data, spec, seed=0, device="cpu")
+        outcome = segmentation.run_segmentation(encoder, data, spec, ProtocolJob(seed=0, device="cpu"))
         seconds = time.perf_counter() - started
         rows.append([way, f"{seconds:.1f} s", f"{outcome.metrics['dice']['value']:.4f}", outcome.selection["encodings_reused"]])
         times.append(seconds)

@@ -6,6 +6,7 @@ import gzip
 import json
 import re
 import tarfile
+from collections import Counter
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 
@@ -20,6 +21,7 @@ from asgbench.data.synthetic.truth import ImageTruth
 from asgbench.data.synthetic.writers import mimic
 from asgbench.errors import DataLayoutError
 from asgbench.pretrain import lexicon as lx
+from asgbench.pretrain.iu_sentences import SentenceLocator
 from asgbench.pretrain.parser_scoring import read_truth, score_reports
 from asgbench.pretrain.report_parser import (DEFAULT_HEDGED, ParsedReport, ParsedSentence, Triplet, parse_report,
                                              parse_sentence, parse_sentences, region_sentences, tag_vector)
@@ -324,8 +326,8 @@ PSEUDO_NEGATION = re.compile(r"^No (significant |interval |appreciable )*change"
 
 
 @lru_cache(maxsize=1)
-def iu_sections() -> tuple[tuple[str, str], ...]:
-    """(label, text) of the FINDINGS and IMPRESSION of the first reports, by report number."""
+def iu_sections() -> tuple[tuple[str, str, str], ...]:
+    """(report id, label, text) of the FINDINGS and IMPRESSION of the first reports, by report number."""
     from asgbench.data.public_metadata import IU_REPORTS, path_of
     from asgbench.errors import MissingDependencyError
 
@@ -339,15 +341,32 @@ def iu_sections() -> tuple[tuple[str, str], ...]:
         sections = []
         for member in members[:IU_REPORTS_READ]:
             root = ET.fromstring(archive.extractfile(member).read())
+            report = root.find("uId").get("id")
             for abstract in root.iter("AbstractText"):
                 if abstract.get("Label") in ("FINDINGS", "IMPRESSION") and abstract.text:
-                    sections.append((abstract.get("Label").lower(), abstract.text))
+                    sections.append((report, abstract.get("Label").lower(), abstract.text))
     return tuple(sections)
 
 
 @lru_cache(maxsize=1)
 def iu_sentences() -> tuple[ParsedSentence, ...]:
-    return tuple(s for label, text in iu_sections() for s in parse_sentences(text, label))
+    return tuple(iu_sentences_by_place().values())
+
+
+@lru_cache(maxsize=1)
+def iu_sentences_by_place() -> dict[tuple[str, str, int], ParsedSentence]:
+    """The parsed sentences (each in its section's context) by (report id, section, index among that section's
+    sentences), counted as ``asgbench.pretrain.iu_sentences`` counts them, so a ``SentenceLocator`` finds its own."""
+    by_place, counts = {}, Counter()
+    for report, label, text in iu_sections():
+        for sentence in parse_sentences(text, label):
+            by_place[(report, label, counts[report, label])] = sentence
+            counts[report, label] += 1
+    return by_place
+
+
+def place(locator: SentenceLocator) -> tuple[str, str, int]:
+    return locator.report, locator.section, locator.index
 
 
 def test_iu_negative_sentences_state_no_present_finding():
@@ -362,42 +381,72 @@ def test_iu_negative_sentences_state_no_present_finding():
     assert sum(bool(s.triplets) for s in negative) > 0.4 * len(negative)
 
 
+# Where each sentence is, not its text: the IU reports are CC BY-NC-ND 4.0, so the test stores (report id, section,
+# index among that section's sentences, sha256 of the text) and rebuilds the text from the bundled archive with
+# asgbench.pretrain.iu_sentences, as tests/fixtures/iu_sentences_labelled.jsonl does (see tests/fixtures/README.md).
+IU_TRACHEA_MIDLINE = SentenceLocator("CXR211", "findings", 2,
+                                     "c9f481bdb97a65938f88c71edbbf2853221d9440826c983e4f9f641fe92b6971")
 IU_KNOWN = {
-    "The cardiac silhouette and mediastinum size are within normal limits.":
+    SentenceLocator("CXR1", "findings", 0, "0e9f2c93426d9c2aabc3215c821b0faaef45e4d02a45dfdfa01d05c0b99d5885"):
         {("cardiac silhouette", "cardiomegaly", "absent"), ("mediastinum", "enlarged cardiomediastinum", "absent")},
-    "There are no XXXX of a pleural effusion.": on(BOTH_ANGLES, "pleural effusion", "absent"),
-    "Stable calcified granuloma within the right upper lung.": {("right upper lung zone", "calcification", "present"),
-                                                                ("right upper lung zone", "granuloma", "present")},
-    "The lungs are normally inflated without evidence of focal airspace disease, pleural effusion, or pneumothorax.":
+    SentenceLocator("CXR490", "findings", 4, "51bebd5ff2efc0b00e0aa6190c899ed64c4cd139d81f4014d14e7467a8854578"):
+        on(BOTH_ANGLES, "pleural effusion", "absent"),
+    SentenceLocator("CXR10", "findings", 2, "1f7c71802a8ef7de4a164829a31b6ced7228543210b3224cc763c1a0740f5d7c"):
+        {("right upper lung zone", "calcification", "present"), ("right upper lung zone", "granuloma", "present")},
+    SentenceLocator("CXR477", "findings", 1, "a480d4563e53eaff1ff7b158a566c3ba348747ac0f90305890b9ae053ff82622"):
         on(BOTH_LUNGS, "opacity", "absent") | on(BOTH_ANGLES, "pleural effusion", "absent")
         | on(BOTH_LUNGS, "pneumothorax", "absent"),
-    "No focal consolidation, suspicious pulmonary opacity, pneumothorax or definite pleural effusion.":
+    SentenceLocator("CXR505", "findings", 0, "9d36abad088b109cdff26fc9532897665229acd502ddfd272f0484461e87f2ee"):
         on(BOTH_LUNGS, "consolidation", "absent") | on(BOTH_LUNGS, "opacity", "absent")
         | on(BOTH_LUNGS, "pneumothorax", "absent") | on(BOTH_ANGLES, "pleural effusion", "absent"),
-    "There is no focal consolidation to suggest pneumonia.":
+    SentenceLocator("CXR483", "findings", 2, "4222114ef4359d6f77ed1221b676712551442c2bd5b6329a583f2d6665c3cdcb"):
         on(BOTH_LUNGS, "consolidation", "absent") | on(BOTH_LUNGS, "pneumonia", "absent"),
-    "Stable XXXX opacity in the left base, XXXX scarring or atelectasis.":
+    SentenceLocator("CXR504", "findings", 1, "568b29909c4a0bf94dc2a91728ec2be17237472124377e0677793aaaa10544af"):
         {("left lower lung zone", "opacity", "present"), ("left lower lung zone", "scar", "uncertain"),
          ("left lower lung zone", "atelectasis", "uncertain")},
-    "Hyperexpanded but clear lungs.": on(BOTH_LUNGS, "hyperinflate", "present") | on(BOTH_LUNGS, "opacity", "absent"),
-    "Left midlung small calcified granulomas unchanged.": {("left mid lung zone", "calcification", "present"),
-                                                          ("left mid lung zone", "granuloma", "present")},
-    "Right paratracheal calcifications suggest a previous granulomatous process.":
+    SentenceLocator("CXR258", "impression", 0, "5df1b5fc50675cd3f40f725c7202be8a929226a3db9b19b3d27a14db4bcb9f0d"):
+        on(BOTH_LUNGS, "hyperinflate", "present") | on(BOTH_LUNGS, "opacity", "absent"),
+    SentenceLocator("CXR334", "impression", 1, "fc73e2e577cc2ea163c0adddac78dbfb6e53df627afca57cc46718dc039c05d7"):
+        {("left mid lung zone", "calcification", "present"), ("left mid lung zone", "granuloma", "present")},
+    SentenceLocator("CXR398", "findings", 2, "09062d76542427a4c53615e89f6cc173541fc82b0e37f4c7100bdd1125f72651"):
         {("upper mediastinum", "calcification", "present"), ("upper mediastinum", "granuloma", "uncertain")},
-    "XXXX basilar atelectasis.": on({"right lower lung zone", "left lower lung zone"}, "atelectasis", "present"),
-    "The aorta is dilated and tortuous.": {("aortic arch", "dilation", "present"),
-                                           ("aortic arch", "tortuosity", "present")},
-    "Heart size upper limits of normal.": {("cardiac silhouette", "cardiomegaly", "uncertain")},
-    "Heart is not enlarged.": {("cardiac silhouette", "cardiomegaly", "absent")},
-    "Bony structures are intact.": {(UNSPECIFIED, "fracture", "absent")},
-    "Trachea is midline.": set(),
+    SentenceLocator("CXR7", "findings", 1, "14372d0871004aaffdd385566bde957f9db75ea83bf693e3916b2ca7bc52ef23"):
+        on({"right lower lung zone", "left lower lung zone"}, "atelectasis", "present"),
+    SentenceLocator("CXR206", "findings", 4, "cdea3663f71c4bb7b9831cbdd27f220e957615258e5dc939166340b7e948edfd"):
+        {("aortic arch", "dilation", "present"), ("aortic arch", "tortuosity", "present")},
+    SentenceLocator("CXR423", "findings", 3, "1cfb2b407866cef1d0f90262f88fde79192afb50fb81a6b203ac49e0ed98360f"):
+        {("cardiac silhouette", "cardiomegaly", "uncertain")},
+    SentenceLocator("CXR74", "findings", 1, "95e2494c8867abd19b52a76e9854e1abf69ce274b1ac44b774a2d59336d54cc7"):
+        {("cardiac silhouette", "cardiomegaly", "absent")},
+    SentenceLocator("CXR506", "findings", 2, "a4200d375624fcd100421a641667b7d94e2334b7412830171de0ce5f84d9d3a5"):
+        {(UNSPECIFIED, "fracture", "absent")},
+    IU_TRACHEA_MIDLINE: set(),
 }
 
 
+def iu_known_texts() -> dict[SentenceLocator, str]:
+    """The text of every ``IU_KNOWN`` sentence, rebuilt from the archive and checked against its sha256."""
+    from asgbench.pretrain import iu_sentences as iu
+
+    iu_sections()   # skips the test when torchxrayvision (and so the archive) is missing
+    numbers = {iu.report_number(locator.report) for locator in IU_KNOWN}
+    texts = {(s.report, s.section, s.index): s.text for s in iu.iu_sentences(iu.iu_archive(), numbers)}
+    rebuilt = {}
+    for locator in IU_KNOWN:
+        text = texts.get((locator.report, locator.section, locator.index))
+        assert text is not None, f"{locator.describe()} is not in the IU report archive"
+        assert iu.text_sha256(text) == locator.sha256, f"{locator.describe()} no longer matches its sha256"
+        rebuilt[locator] = text
+    return rebuilt
+
+
 def test_iu_known_sentences_give_the_expected_triplets():
-    by_text = {s.text: s for s in iu_sentences()}
-    missing = sorted(set(IU_KNOWN) - set(by_text))
+    texts = iu_known_texts()
+    by_place = iu_sentences_by_place()
+    missing = sorted(locator.describe() for locator in IU_KNOWN if place(locator) not in by_place)
     assert not missing, f"not among the first {IU_REPORTS_READ} IU reports: {missing}"
-    for text, expected in IU_KNOWN.items():
-        assert {(t.region, t.finding, t.existence) for t in by_text[text].triplets} == expected, text
-    assert by_text["Trachea is midline."].normal_regions == ("trachea",)
+    for locator, expected in IU_KNOWN.items():
+        sentence = by_place[place(locator)]
+        assert sentence.text == texts[locator], locator.describe()   # the parsed sentence is the located one
+        assert {(t.region, t.finding, t.existence) for t in sentence.triplets} == expected, locator.describe()
+    assert by_place[place(IU_TRACHEA_MIDLINE)].normal_regions == ("trachea",)
