@@ -83,8 +83,9 @@ def load_text(folder: Path, model_name: str = "biovil") -> tuple[dict[str, nn.Mo
 BIOVIL_INPUT = InputSpec(480, (0.0,) * 3, (1.0,) * 3, crop=False, geometry="shorter-side", resize_to=512, antialias=True,
                          store=512)
 
+# order 85: before MedKLIP, where the ASG README's zero-shot table puts BioViL
 BIOVIL = EncoderConfig(
-    name="biovil", order=135, architecture="resnet50",
+    name="biovil", order=85, architecture="resnet50",
     input=BIOVIL_INPUT,
     feature="ResNet-50 layer4 global average pool (hi-ml's img_embedding; the 128-d patch projector is kept for zero-shot)",
     feature_dim=2048, taps=RESNET_TAPS,

@@ -559,7 +559,7 @@ def bootstrap_job(way: str, images: int, labels: int, images_per_patient: float,
     from asgbench.tasks.specs import TASKS
 
     m.resample_counts.cache_clear()
-    m._resample_indices.cache_clear()
+    m._patient_draws.cache_clear()
     targets, scores, patients = bootstrap_inputs(images, labels, images_per_patient)
     watch.start()
     if way == "macro AUC CI":

@@ -25,7 +25,16 @@ from pathlib import Path
 import torch
 
 MANIFESTS = Path(__file__).resolve().parent / "release_manifests"
+# Entries whose file is an asgbench export (``asgbench pretrain``), not a release: nothing to take a manifest from.
+OWN_EXPORTS = {"asg-r18", "asg-vit-tiny"}
 NORM_WEIGHT = re.compile(r"(norm|bn|LayerNorm)[^.]*\.weight$|(norm|bn|LayerNorm)\d*\.weight$")
+
+
+def released_entries() -> list[str]:
+    """Registry entries that read a released file: each must have a manifest."""
+    from asgbench.encoders import MODELS
+
+    return sorted(name for name in MODELS.names() if MODELS.get(name).needs_checkpoint and name not in OWN_EXPORTS)
 
 
 def manifest_names() -> list[str]:

@@ -149,6 +149,27 @@ def test_the_vectorised_auc_bootstrap_equals_ranking_each_resample():
     assert abs(at_once.low - one_by_one.low) < 1e-12 and abs(at_once.high - one_by_one.high) < 1e-12
 
 
+@pytest.mark.parametrize("patients_per_image", [None, 3])
+def test_accuracy_and_f1_bootstraps_from_counts_equal_resampling_each_image_list(patients_per_image):
+    rng = np.random.default_rng(11)
+    n = 211
+    targets = (rng.random((n, 4)) < [0.3, 0.05, 0.5, 0.0]).astype(int)    # a column without positives: F1 0
+    predicted = (rng.random((n, 4)) < 0.3).astype(int)
+    patients = None if patients_per_image is None else [f"p{i // patients_per_image}" for i in range(n)]
+    for slow, fast in ((m.accuracy, m.bootstrap_accuracy), (m.macro_f1, m.bootstrap_macro_f1)):
+        one_by_one = m.bootstrap(lambda i: slow(targets[i], predicted[i]), n, patients=patients, seed=4)
+        assert fast(targets, predicted, patients=patients, seed=4) == one_by_one    # bit for bit
+    classes, guess = rng.integers(0, 3, n), rng.integers(0, 3, n)               # multi-class accuracy
+    assert m.bootstrap_accuracy(classes, guess, patients=patients, seed=4) == \
+        m.bootstrap(lambda i: m.accuracy(classes[i], guess[i]), n, patients=patients, seed=4)
+
+
+def test_patient_groups_gather_a_resample_in_the_order_its_patients_were_drawn():
+    groups = m.PatientGroups.of(("b", "a", "b", "c", "a"), 5)                   # sorted: a -> 1, 4; b -> 0, 2; c -> 3
+    assert groups.gather(np.array([1, 1, 2, 0])).tolist() == [0, 2, 0, 2, 3, 1, 4]
+    assert groups.image_group().tolist() == [1, 0, 1, 2, 0]
+
+
 def test_ranks_match_scipy_with_and_without_ties():
     from scipy.stats import rankdata
 

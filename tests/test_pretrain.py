@@ -135,6 +135,10 @@ def test_existing_run_needs_resume(annotations, tmp_path, capsys):
     capsys.readouterr()
     assert main(train_args(annotations, out, "optim.max_epochs=1")) == 2
     assert "--resume" in capsys.readouterr().err
+    # a resume continues the run it finds: a changed objective is refused, naming it, before any work
+    saved = (out / "config.json").read_text()
+    assert main([*train_args(annotations, out, "optim.max_epochs=1", "loss.objectives=ira"), "--resume"]) == 2
+    assert "loss.objectives" in capsys.readouterr().err and (out / "config.json").read_text() == saved
 
 
 def test_a_killed_and_resumed_run_ends_with_the_same_weights(annotations, tmp_path):

@@ -8,7 +8,6 @@ project, on the same seeded files: MRM's fine-tuning feature and MGCA's text tow
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -20,15 +19,10 @@ from asgbench.encoders import MODELS, create_encoder
 from asgbench.encoders.checkpoint_io import file_sha256
 from asgbench.encoders.loading import _container, map_keys
 from asgbench.encoders.config import EncoderConfig
-from release_manifest import MANIFESTS, load_manifest, random_state, write_checkpoint
+from release_folders import release_objects
+from release_manifest import MANIFESTS, OWN_EXPORTS, load_manifest, random_state, released_entries, write_checkpoint
 
 REFERENCES = Path(__file__).resolve().parent / "release_references"
-# Entries whose file is an asgbench export (``asgbench pretrain``), not a release: nothing to take a manifest from.
-OWN_EXPORTS = {"asg-r18", "asg-vit-tiny"}
-
-
-def _released() -> list[str]:
-    return sorted(name for name in MODELS.names() if MODELS.get(name).needs_checkpoint and name not in OWN_EXPORTS)
 
 
 def _reference(name: str) -> dict:
@@ -38,29 +32,6 @@ def _reference(name: str) -> dict:
 def _mrm_input() -> torch.Tensor:
     """The fixed input of ``release_references/mrm.json``."""
     return (torch.arange(2 * 3 * 224 * 224, dtype=torch.float64) * 0.001).sin().reshape(2, 3, 224, 224).float()
-
-
-def _lightning(hyper_parameters) -> dict:
-    """What a Lightning checkpoint carries beside its ``state_dict``."""
-    return {"epoch": 12, "global_step": 4200, "hyper_parameters": hyper_parameters,
-            "optimizer_states": [{"state": {}, "param_groups": [{"lr": 2e-5}]}], "lr_schedulers": [{"last_epoch": 12}]}
-
-
-def release_objects(name: str) -> dict:
-    """The non-tensor entries each release pickles beside its tensors (config objects need placeholders)."""
-    from omegaconf import OmegaConf
-
-    if name == "gloria":
-        return _lightning(OmegaConf.create({"model": {"vision": {"model_name": "resnet_50"}}}))
-    if name.startswith("mgca"):
-        return _lightning(argparse.Namespace(img_encoder="vit_base" if name == "mgca-vit" else "resnet_50", emb_dim=128))
-    if name.startswith("asg"):
-        return _lightning({"img_encoder": "vit_base" if name == "asg-vit" else "resnet_50", "lambda_irl": 5.0})
-    if name == "mrm":
-        return {"optimizer": {}, "epoch": 200, "args": argparse.Namespace(model="mrm", mask_ratio=0.75)}
-    if name == "convirt":
-        return {"optimizer": {}, "config": OmegaConf.create({"name": "convirt"}), "__version__": "1.3.2"}
-    return {}
 
 
 PLACEHOLDERS = {
@@ -113,7 +84,7 @@ def test_own_exports_are_not_releases():
         assert config.file_name.endswith(".safetensors") and config.checkpoint_config, name
 
 
-@pytest.mark.parametrize("name", _released())
+@pytest.mark.parametrize("name", released_entries())
 def test_release_loads_strictly_from_its_manifest(written, name):
     assert (MANIFESTS / f"{name}.json").is_file(), f"{name} reads a released file but has no manifest in {MANIFESTS}"
     manifest = load_manifest(name)

@@ -19,8 +19,6 @@ compared here, each model's own transform in tests/test_native_transforms.py.
 """
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -29,6 +27,7 @@ from asgbench.errors import MissingDependencyError
 from asgbench.tasks.scorers import SCORERS, ScorerInputs
 from asgbench.tasks.scorers.prompts import load_prompts
 from asgbench.tasks.specs import TASKS as TASK_SPECS
+from tests.release_folders import he_scaled, write_bert_folder
 from tests.release_manifest import load_manifest, random_state
 
 TASKS = {"nih": "nih-zs", "rsna": "rsna-zs", "chexpert": "chexpert-zs"}
@@ -80,40 +79,6 @@ REFERENCE: dict[str, dict[str, list[list[float]]]] = {
         ],
     },
 }
-
-
-def vocabulary() -> list[str]:
-    """A small uncased WordPiece vocabulary: specials, characters, continuation characters, some words."""
-    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [str(d) for d in range(10)]
-    words = ["pneumonia", "lung", "the", "is", "of", "and", "in", "pleural", "effusion", "mass", "nodule", "edema", "heart",
-             "air", "fluid", "tube", "it", "disease", "normal", "##s", "##ed", "##ing", "##ion", "##al", "##ic", "##y"]
-    punctuation = list(".,;:'()-/\"?!")
-    return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + punctuation + letters + [f"##{c}" for c in letters] + words
-
-
-def he_scaled(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Matrices and kernels from the recipe's 0.02 to sqrt(2 / fan_in), in place."""
-    for value in tensors.values():
-        if value.is_floating_point() and value.dim() >= 2:
-            value *= (2 * value.shape[0] / value.numel()) ** 0.5 / 0.02
-    return tensors
-
-
-def write_bert_folder(folder, weights: bool, seed: int = 1) -> None:
-    """A tokenizer folder (vocab.txt, uncased), with a small BERT's config and weights when ``weights``."""
-    from transformers import BertConfig, BertModel
-
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = vocabulary()
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True, "tokenizer_class": "BertTokenizer"}))
-    if weights:
-        config = BertConfig(vocab_size=len(vocab), hidden_size=768, num_hidden_layers=2, num_attention_heads=12,
-                            intermediate_size=256, max_position_embeddings=128)
-        (folder / "config.json").write_text(config.to_json_string())
-        shapes = {"tensors": [[[], key, list(value.shape), str(value.dtype).removeprefix("torch.")]
-                              for key, value in BertModel(config).state_dict().items()]}
-        torch.save(he_scaled(random_state(shapes, seed)), folder / "pytorch_model.bin")
 
 
 def write_release(name: str, folder, seed: int = 0):

@@ -304,7 +304,7 @@ def test_published_rows_are_placed_by_the_registry_order_of_their_model():
     assert labels.index("MGCA (reported)") < labels.index("ASG (reported)") < labels.index("MRM (reported)")
     zero_shot = build_table("zero-shot", collect([]))
     assert [row.label for row in zero_shot.blocks[0].rows] == ["BioViL (reported)", "MedKLIP (reported)",
-                                                               "ASG (reported)"]   # no registry model: first
+                                                               "ASG (reported)"]   # the seed table's order
 
 
 def _small_table() -> Table:

@@ -3,10 +3,19 @@
 Defaults are the released code's (ViT-B/16, 6-layer report BERT, AdamW 4e-5 / 0.05, cosine with 40 %
 warm-up to 1e-8, batch 72, 50 epochs, early stopping patience 5, tau 0.07, losses IRA + ARSA + 5 IRL + ERL);
 ``asgbench/pretrain/configs/synthetic.yaml`` shrinks the model for CPU runs on the synthetic suite.
+
+The release also starts from two downloads, which asgbench never fetches: given them as local files,
+``text.bert`` (a Bio_ClinicalBERT folder) and ``image.init`` (DeiT-B/16's
+``deit_base_patch16_224-b5f2ef4d.pth``), the defaults are the release's run. ``text.bert`` then also stands in
+for an unset ``text.tokenizer`` (the reports are tokenised by Bio_ClinicalBERT's tokenizer) and an unset
+``text.tag_bert`` (the 40 tag queries are the frozen 12-layer Bio_ClinicalBERT's [CLS]); see
+``TrainConfig.resolved``. Without them both towers start from random weights and the tag queries are the report
+BERT's standardised word-piece embeddings. ``validate`` checks both files before any work.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from asgbench.config import from_mapping, with_overrides
@@ -15,12 +24,19 @@ from asgbench.errors import ConfigError
 OBJECTIVES = ("ira", "arsa", "irl", "erl")
 ALIGNMENTS = ("rules", "scene-graph", "official")
 IRL_HEADS = ("decoder", "linear")
+# what a local BERT folder (transformers' layout, as the hub ships Bio_ClinicalBERT) must hold
+BERT_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("vocab.txt", "tokenizer.json")
+# how the 40 tag queries are made (recorded in the export's JSON as ``tag_queries``)
+TAG_BERT_CLS = "bert-cls"
+TAG_WORD_PIECES = "word-piece-embeddings"
 
 
 @dataclass(frozen=True)
 class ImageConfig:
     architecture: str = "vit_base_patch16"      # resnet50 | resnet18 | vit_base_patch16 | vit_tiny_patch16
-    init: str | None = None                     # a weights file for the backbone (e.g. DeiT-B or torchvision R-50), or none
+    init: str | None = None                     # a weights file for the backbone (the release: DeiT-B/16's
+                                                # deit_base_patch16_224-b5f2ef4d.pth; or torchvision's R-50), or none
     size: int = 224                             # network input: the 224/256 crop of the canonical image, resized to this
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
@@ -30,17 +46,21 @@ class ImageConfig:
 
 @dataclass(frozen=True)
 class TextConfig:
-    bert: str | None = None                     # a local BERT folder (e.g. Bio_ClinicalBERT); None: built from the sizes below
-    tokenizer: str | None = None                # a local tokenizer folder; None: train a WordPiece on the training reports
+    bert: str | None = None                     # a local BERT folder (config.json, weights, vocab.txt; the release:
+                                                # Bio_ClinicalBERT); None: a BERT built from the sizes below, random
+    tokenizer: str | None = None                # a local tokenizer folder; None: ``bert``'s own tokenizer when ``bert`` is
+                                                # set (the release's), else a WordPiece trained on the training reports
     layers: int = 6                             # the first N layers of ``bert`` (ASG: 6 of 12)
-    hidden: int = 768                           # sizes of a BERT built from scratch (no ``bert`` folder)
+    hidden: int = 768                           # sizes of a BERT built from scratch (ignored with a ``bert`` folder)
     heads: int = 12
     intermediate: int = 3072
     vocab_size: int = 8192                      # WordPiece size when the tokenizer is trained here
     max_words: int = 112
     pooling: str = "cls"                        # the report's global vector: "cls" (ASG) or "mean" of the tokens, which a
                                                 # BERT trained from scratch separates from the first step ([CLS] does not)
-    tag_bert: str | None = None                 # frozen BERT for the 40 tag queries ([CLS]); None: the report BERT's initial word-piece embeddings
+    tag_bert: str | None = None                 # frozen BERT folder for the 40 tag queries (its last-layer [CLS], all
+                                                # layers); None: ``bert`` when set (the release: frozen Bio_ClinicalBERT),
+                                                # else the report BERT's initial word-piece embeddings, standardised
 
 
 @dataclass(frozen=True)
@@ -97,8 +117,35 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
+    def resolved(self) -> TrainConfig:
+        """The config with the settings derived from ``text.bert`` filled in (idempotent).
+
+        As in the release, a pre-trained report BERT brings its tokenizer and its frozen twin for the tag queries:
+        an unset ``text.tokenizer`` or ``text.tag_bert`` becomes the ``text.bert`` folder. Set either to another
+        folder to depart from that; without ``text.bert`` nothing changes.
+        """
+        text = self.text
+        if not text.bert:
+            return self
+        return replace(self, text=replace(text, tokenizer=text.tokenizer or text.bert, tag_bert=text.tag_bert or text.bert))
+
+    @property
+    def tag_encoding(self) -> str:
+        """How the 40 tag queries are made: ``bert-cls`` (the frozen ``text.tag_bert``'s last-layer [CLS], the
+        release's) or ``word-piece-embeddings`` (no pre-trained BERT: the report BERT's initial embeddings)."""
+        return TAG_BERT_CLS if self.resolved().text.tag_bert else TAG_WORD_PIECES
+
     def validate(self) -> TrainConfig:
-        """Every value checked before any work, all problems in one message naming the setting to change."""
+        """Every value checked before any work, all problems in one message naming the setting to change; the
+        local files too (``text.bert``, ``text.tokenizer``, ``text.tag_bert``, ``image.init``: present, complete,
+        and ``image.init``'s tensors fit ``image.architecture``, which reads that file). Returns ``resolved()``."""
+        config = self.resolved()
+        problems = config._problems()
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return config
+
+    def _problems(self) -> list[str]:
         problems = [f"{key} must be {rule}, not {value!r}" for key, value, rule in self._range_problems()]
         unknown = set(self.loss.objectives) - set(OBJECTIVES)
         if unknown or not self.loss.objectives:
@@ -111,9 +158,8 @@ class TrainConfig:
                 problems.append(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
         if not self.annotations:
             problems.append("annotations is not set: point it at the folder `asgbench pretrain prepare` wrote")
-        if problems:
-            raise ConfigError("; ".join(problems))
-        return self
+        problems.extend(self._file_problems())
+        return problems
 
     def _range_problems(self) -> list[tuple[str, object, str]]:
         """(setting, value, rule) for each value outside its range."""
@@ -147,8 +193,65 @@ class TrainConfig:
         ) + tuple((f"loss.{name}", getattr(loss, name), getattr(loss, name) >= 0, ">= 0") for name in OBJECTIVES)
         return [(key, value, rule) for key, value, ok, rule in checks if not ok]
 
+    def _file_problems(self) -> list[str]:
+        """The local folders and files the config names: each present, complete and fitting its use."""
+        text, problems = self.text, []
+        if text.bert:
+            # its tokenizer is needed when the reports or the tag phrases are tokenised by it (the default)
+            problems += bert_folder_problems("text.bert", text.bert, layers=text.layers,
+                                             tokenizer=text.bert in (text.tokenizer, text.tag_bert))
+        if text.tag_bert and text.tag_bert != text.bert:
+            problems += bert_folder_problems("text.tag_bert", text.tag_bert)
+        if text.tokenizer and text.tokenizer not in (text.bert, text.tag_bert):
+            problems += tokenizer_problems("text.tokenizer", text.tokenizer)
+        if self.image.init:
+            from asgbench.pretrain.model import init_problems   # imports torch: only when there is a file to read
+
+            problems += init_problems(self)
+        return problems
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def tokenizer_problems(key: str, folder: str) -> list[str]:
+    path = Path(folder)
+    if not path.is_dir():
+        return [f"{key}: {path} is not a folder (a tokenizer folder holds {' or '.join(TOKENIZER_FILES)})"]
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        return [f"{key}: {path} holds no tokenizer ({' or '.join(TOKENIZER_FILES)})"]
+    return []
+
+
+def bert_folder_problems(key: str, folder: str, *, layers: int | None = None, tokenizer: bool = True) -> list[str]:
+    """Why ``folder`` is not a local BERT that transformers loads offline (none when it is): config.json of a BERT,
+    PyTorch weights, and (with ``tokenizer``) its tokenizer files; at least ``layers`` layers."""
+    path = Path(folder)
+    what = "a local BERT folder such as Bio_ClinicalBERT's: config.json, model.safetensors or pytorch_model.bin, vocab.txt"
+    if not path.is_dir():
+        return [f"{key}: {path} is not a folder ({what})"]
+    lacks = []
+    config = path / "config.json"
+    if not config.is_file():
+        lacks.append("config.json")
+    if not any((path / name).is_file() for name in BERT_WEIGHT_FILES):
+        lacks.append(f"PyTorch weights ({' or '.join(BERT_WEIGHT_FILES[:2])})")
+    if tokenizer and not any((path / name).is_file() for name in TOKENIZER_FILES):
+        lacks.append(f"a tokenizer ({' or '.join(TOKENIZER_FILES)})")
+    problems = [f"{key}: {path} lacks {', '.join(lacks)} ({what})"] if lacks else []
+    if config.is_file():
+        try:
+            settings = json.loads(config.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return [*problems, f"{key}: {config} is not readable JSON ({exc})"]
+        if not isinstance(settings, dict):
+            return [*problems, f"{key}: {config} is not a model config (a JSON object)"]
+        if settings.get("model_type", "bert") != "bert":
+            problems.append(f"{key}: {config} describes a {settings['model_type']!r} model, not a BERT")
+        depth = settings.get("num_hidden_layers")
+        if layers is not None and isinstance(depth, int) and layers > depth:
+            problems.append(f"text.layers must be at most the {depth} layers of {key} {path}, not {layers}")
+    return problems
 
 
 def shipped_configs() -> dict[str, Path]:

@@ -49,15 +49,57 @@ def backbone_options(config: TrainConfig) -> dict:
 INIT_ENTRIES = {"vit_base_patch16": "imagenet-vit", "resnet50": "imagenet-r50"}
 
 
-def initialise_backbone(backbone: nn.Module, architecture: str, weights: Path) -> None:
-    """Load ImageNet weights (DeiT-B/16 as ASG does, or torchvision's ResNet-50) through the registry's key maps."""
-    from asgbench.encoders import create_encoder
+def _init_tensors(architecture: str, weights: Path) -> tuple[str, dict[str, Tensor]]:
+    """(registry entry, the file's backbone tensors named as the backbone names them), read through the entry's
+    key map (DeiT-B/16's ``model`` container, its classifier dropped; torchvision's ``fc`` dropped)."""
+    from asgbench.encoders import MODELS
+    from asgbench.encoders.checkpoint_io import read_checkpoint
+    from asgbench.encoders.loading import _container, map_keys
 
     entry = INIT_ENTRIES.get(architecture)
     if entry is None:
-        raise ConfigError(f"image.init: no ImageNet weights are registered for {architecture} (only {', '.join(INIT_ENTRIES)})")
-    source = create_encoder(entry, weights)
-    backbone.load_state_dict(source.backbone.state_dict(), strict=True)
+        raise ConfigError(f"image.init: no ImageNet weights are registered for image.architecture {architecture} "
+                          f"(only {', '.join(INIT_ENTRIES)}); leave image.init unset to start it from random weights")
+    keys = next(c for c in MODELS.get(entry).components if c.name == "backbone").keys
+    state = _container(read_checkpoint(weights).content, keys.container, str(weights))
+    return entry, map_keys(state, keys)[0]
+
+
+def initialise_backbone(backbone: nn.Module, architecture: str, weights: Path) -> None:
+    """Load ImageNet weights (DeiT-B/16 as ASG does, or torchvision's ResNet-50) through the registry's key maps,
+    strictly (``init_problems`` says beforehand why a file would not load)."""
+    _, tensors = _init_tensors(architecture, Path(weights))
+    backbone.load_state_dict(tensors, strict=True)
+
+
+def init_problems(config: TrainConfig) -> list[str]:
+    """Why ``image.init`` cannot start ``image.architecture`` (none when it can), found before any work: the file
+    is there, ImageNet weights are registered for the architecture, and the file's tensors, read through that
+    entry's key map as ``initialise_backbone`` reads them, are every tensor of the backbone the config builds
+    (``image.size`` included) at its shape. Reads the file; builds the backbone on the meta device only."""
+    from asgbench.errors import AsgbenchError
+
+    path, architecture = Path(config.image.init), config.image.architecture
+    if not path.is_file():
+        return [f"image.init: {path} is not a file (a weights file such as DeiT-B/16's deit_base_patch16_224-b5f2ef4d.pth)"]
+    try:
+        entry, tensors = _init_tensors(architecture, path)
+    except AsgbenchError as exc:
+        return [str(exc) if str(exc).startswith("image.init") else f"image.init: {exc}"]
+    with torch.device("meta"):
+        backbone = build_backbone(architecture, **backbone_options(config))
+    expected = {k: tuple(v.shape) for k, v in backbone.state_dict().items()}
+    missing = [k for k in expected if k not in tensors]
+    wrong = [f"{k} {tuple(tensors[k].shape)} in the file, {shape} here" for k, shape in expected.items()
+             if k in tensors and tuple(tensors[k].shape) != shape]
+    if not missing and not wrong:
+        return []
+    found = [f"{len(missing)} of its {len(expected)} tensors missing (e.g. {', '.join(missing[:3])})"] if missing else []
+    if wrong:
+        found.append(f"{len(wrong)} of another shape ({'; '.join(wrong[:3])})")
+    at_size = f" at image.size {config.image.size}" if architecture.startswith("vit") else ""
+    return [f"image.init: {path} does not fit image.architecture {architecture}{at_size} "
+            f"(read as {entry} reads its file: {', '.join(found)})"]
 
 
 def build_text_encoder(config: TrainConfig, vocab_size: int) -> nn.Module:

@@ -29,7 +29,7 @@ from asgbench.encoders.text import load_tokenizer
 from asgbench.encoders.tokenizer import train_wordpiece
 from asgbench.errors import AsgbenchError, ConfigError
 from asgbench.pretrain import losses
-from asgbench.pretrain.config import TrainConfig
+from asgbench.pretrain.config import TAG_BERT_CLS, TAG_WORD_PIECES, TrainConfig
 from asgbench.pretrain.data import Batch, BatchMaker, PairRecord, epoch_order, masks_uncertain_tags, read_annotations
 from asgbench.pretrain.model import ASGModel, backbone_options
 from asgbench.pretrain.tag_decoder import TagQueries, embedding_tag_queries, encode_tag_queries
@@ -94,7 +94,11 @@ def _tokenizer(config: TrainConfig, out: Path, records: list[PairRecord], rank: 
 
 
 def _tag_queries(config: TrainConfig, out: Path, tokenizer, vocab_size: int) -> torch.Tensor:
-    """The 40 frozen tag queries, encoded once and cached in ``<out>/tag_queries.pt``."""
+    """The 40 frozen tag queries, encoded once and cached in ``<out>/tag_queries.pt``.
+
+    With ``text.tag_bert`` (by default ``text.bert``, see ``TrainConfig.resolved``) the last-layer [CLS] of each
+    tag phrase from that whole frozen BERT, as the release does; without any pre-trained BERT, the report BERT's
+    initial word-piece embeddings (``config.tag_encoding`` says which; the export records it)."""
     cache = out / "tag_queries.pt"
     if cache.is_file():
         return TagQueries.load(cache, ASG_TAGS).vectors
@@ -132,12 +136,24 @@ def compute_losses(model: nn.Module, batch: Batch, config: TrainConfig, enabled:
     return parts
 
 
-def _export(model: ASGModel, config: TrainConfig, out: Path, tokenizer_folder: Path, best_epoch: int, val_loss: float) -> Path:
+def _tag_provenance(config: TrainConfig) -> dict:
+    """How the run's tag queries were made, for the export's JSON."""
+    if config.tag_encoding == TAG_BERT_CLS:
+        return {"encoding": TAG_BERT_CLS, "bert": config.resolved().text.tag_bert,
+                "what": "last-layer [CLS] of each tag phrase from the frozen BERT (the release's)"}
+    return {"encoding": TAG_WORD_PIECES, "bert": None,
+            "what": "standardised mean word-piece embeddings of the report BERT at its initialisation "
+                    "(no pre-trained BERT)"}
+
+
+def _export(model: ASGModel, config: TrainConfig, out: Path, tokenizer, tokenizer_folder: Path, best_epoch: int,
+            val_loss: float) -> Path:
     from baselines.asg import save_own_checkpoint
 
     target_tokenizer = out / "tokenizer"
     if tokenizer_folder.resolve() != target_tokenizer.resolve():
-        shutil.copytree(tokenizer_folder, target_tokenizer, dirs_exist_ok=True)
+        # the tokenizer's files only: a folder such as text.bert also holds the BERT's weights
+        tokenizer.save_pretrained(str(target_tokenizer))
     meta = {
         "tag": config.name,   # names the weights: an export loads as <entry>.<tag>, e.g. asg-r18.full
         "architecture": config.image.architecture, "feature_dim": model.feature_dim, "backbone_options": backbone_options(config),
@@ -150,6 +166,8 @@ def _export(model: ASGModel, config: TrainConfig, out: Path, tokenizer_folder: P
         "text_tower": f"BERT ({model.text_encoder.config.num_hidden_layers} layers, hidden {model.text_encoder.config.hidden_size}) "
                       f"+ {config.model.embed_dim}-d global head; [CLS]",
         "feature": "global feature of the pre-trained backbone",
+        "tag_queries": _tag_provenance(config),
+        "initialised_from": {"text": config.text.bert, "image": config.image.init},   # None: random weights
     }
     staging = out / f".{config.name}.export"
     path = save_own_checkpoint(staging / config.name, model.export_parts(), meta)
@@ -171,8 +189,37 @@ def _publish(out: Path, name: str) -> Path:
     return final
 
 
+# what a resumed run may change: how long it goes on and where it runs, never what it trains
+RESUMABLE_CHANGES = frozenset({"optim.max_epochs", "optim.patience", "device", "workers"})
+
+
+def _flat(mapping: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def _refuse_changed_config(saved: Path, config: TrainConfig) -> None:
+    """A resume continues the run it finds: a changed setting (a tokenizer now derived from ``text.bert``, another
+    objective) would silently train a different model from the middle on."""
+    if not saved.is_file():
+        return
+    before, now = _flat(json.loads(saved.read_text())), _flat(config.to_dict())
+    changed = sorted(key for key in before.keys() | now.keys()
+                     if before.get(key) != now.get(key) and key not in RESUMABLE_CHANGES)
+    if changed:
+        details = ", ".join(f"{key}: {before.get(key)!r} -> {now.get(key)!r}" for key in changed)
+        raise ConfigError(f"{saved}: --resume with a changed config ({details}); resume with the run's own settings "
+                          f"(only {', '.join(sorted(RESUMABLE_CHANGES))} may change) or start a new out folder")
+
+
 def train(config: TrainConfig, *, resume: bool = False, progress: Progress | None = None,
           say: Callable[[str], None] | None = None) -> TrainOutcome:
+    config = config.resolved()   # text.bert's tokenizer and tag BERT, as load_config gives them
     rank, world = _distributed()
     main_process = rank == 0
     out = Path(config.out)
@@ -181,6 +228,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
         out.mkdir(parents=True, exist_ok=True)
         if state_path.is_file() and not resume:
             raise ConfigError(f"{state_path} exists: pass --resume to continue that run, or choose another out folder")
+        if resume and state_path.is_file():
+            _refuse_changed_config(out / "config.json", config)
         (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     if world > 1:
         torch.distributed.barrier()
@@ -289,7 +338,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
 
     if config.optim.max_epochs == 0 and main_process:
         # no training: the initial weights, a random-init baseline with exactly the trained models' architecture
-        _export(model, config, out, tokenizer_folder, 0, math.nan)
+        _export(model, config, out, tokenizer, tokenizer_folder, 0, math.nan)
     started = time.perf_counter()
     earlier_seconds = float(history[-1]["seconds"]) if history else 0.0   # attempts before a --resume count too
     while epoch < config.optim.max_epochs and stale < config.optim.patience:
@@ -309,7 +358,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
         history.append(row)
         if main_process:
             if improved:
-                _export(model, config, out, tokenizer_folder, best_epoch, best_val)
+                _export(model, config, out, tokenizer, tokenizer_folder, best_epoch, best_val)
             _atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "step": step,
                                 "best_val": best_val, "best_epoch": best_epoch, "stale": stale,
                                 "history": json.dumps(history)}, state_path)

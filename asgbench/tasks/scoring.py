@@ -60,12 +60,11 @@ def score_classification(task: TaskSpec, targets: np.ndarray, scores: np.ndarray
                          thresholds: np.ndarray | None = None, seed: int = 0) -> tuple[dict, dict]:
     """Metrics with CIs and per-class values; ``thresholds`` (from val) define F1 and binary accuracy."""
     labels = task.labels
-    n = len(targets)
     metrics: dict[str, dict] = {}
     per_class: dict[str, dict[str, float | None]] = {}
     if task.multiclass:
         y = _one_hot(targets, len(labels))
-        metrics["accuracy"] = m.bootstrap(lambda i: m.accuracy(targets[i], scores[i].argmax(1)), n, patients=patients, seed=seed).to_dict()
+        metrics["accuracy"] = m.bootstrap_accuracy(targets, scores.argmax(1), patients=patients, seed=seed).to_dict()
         metrics["auc"] = m.bootstrap_macro_auc(y, scores, patients=patients, seed=seed).to_dict()
         per_class["auc"] = dict(zip(labels, m.auc_per_class(y, scores)))
         return metrics, per_class
@@ -75,8 +74,8 @@ def score_classification(task: TaskSpec, targets: np.ndarray, scores: np.ndarray
     predicted = (scores >= cut[None, :]).astype(np.int64)
 
     # every class is scored on the same images, so the mean of per-class accuracies is the accuracy of all cells
-    metrics["accuracy"] = m.bootstrap(lambda i: m.accuracy(targets[i], predicted[i]), n, patients=patients, seed=seed).to_dict()
-    metrics["f1"] = m.bootstrap(lambda i: m.macro_f1(targets[i], predicted[i]), n, patients=patients, seed=seed).to_dict()
+    metrics["accuracy"] = m.bootstrap_accuracy(targets, predicted, patients=patients, seed=seed).to_dict()
+    metrics["f1"] = m.bootstrap_macro_f1(targets, predicted, patients=patients, seed=seed).to_dict()
     per_class["accuracy"] = {label: m.accuracy(targets[:, j], predicted[:, j]) for j, label in enumerate(labels)}
     per_class["f1"] = {label: m.f1(targets[:, j], predicted[:, j]) for j, label in enumerate(labels)}
     per_class["threshold"] = {label: float(cut[j]) for j, label in enumerate(labels)}

@@ -78,7 +78,7 @@ def build_biomedclip(encoder, inputs: ScorerInputs) -> ClassScorer:
     context = int(text_cfg.get("context_length", 256))
     tokenizer = HFTokenizer(str(biomedclip_tokenizer_folder(encoder)), context_length=context,
                             **text_cfg.get("tokenizer_kwargs", {}))
-    scale = float(part(encoder, "logit_scale").logit_scale.exp())
+    scale = float(part(encoder, "logit_scale").logit_scale.detach().exp())
 
     def embed(texts: list[str]) -> torch.Tensor:
         return tower(tokenizer(texts).to(inputs.device))
