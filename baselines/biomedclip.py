@@ -73,6 +73,10 @@ def from_folder(config: EncoderConfig, path: Path) -> EncoderConfig:
                    provenance={**config.provenance, "open_clip_config": model_cfg})
 
 
+# Segmentation: BiomedCLIP's authors define no segmentation protocol. Its tower is a plain ViT (one token grid; blocks
+# 2, 5, 8, 11 tapped at that one resolution, no pyramid for a U-Net), so it gets the harness's plain-ViT head:
+# MGCA's SETR-PUP on the final normed patch tokens (asgbench.tasks.seg_models.plain_vit; segmentation_head left
+# empty, so results record it as chosen by the architecture).
 BIOMEDCLIP = EncoderConfig(
     name="biomedclip", order=164, group=VIT, architecture="open_clip", backbone_options={"model_cfg": MODEL_CFG},
     input=input_spec(224, {}),

@@ -28,6 +28,10 @@ def clip_text(tensors):
     return clip_text_tower(OPEN_CLIP_MODEL)
 
 
+# Segmentation: CheXzero's authors define no segmentation protocol. Its tower is a plain ViT (one token grid; blocks
+# 2, 5, 8, 11 tapped at that one resolution, no pyramid for a U-Net), so it gets the harness's plain-ViT head:
+# MGCA's SETR-PUP on the final normed patch tokens (asgbench.tasks.seg_models.plain_vit; segmentation_head left
+# empty, so results record it as chosen by the architecture).
 CHEXZERO = EncoderConfig(
     name="chexzero", order=162, group=VIT, architecture="open_clip",
     backbone_options={"model_name": OPEN_CLIP_MODEL},

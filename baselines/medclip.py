@@ -35,6 +35,8 @@ MEDCLIP_R50 = EncoderConfig(
     license="MIT", source="the URL in medclip/medclip_resnet_weight.txt (github.com/RyanWangZf/MedCLIP)",
 )
 
+# Segmentation: MedCLIP defines no segmentation protocol; Swin-Tiny is hierarchical, so it gets the U-Net over its
+# four stages' outputs (1/4 x 96 ... 1/32 x 768, before each patch merging: transformers' own Swin backbone maps).
 MEDCLIP_VIT = EncoderConfig(
     name="medclip-vit", order=110, architecture="swin_tiny",
     input=MEDCLIP_INPUT,

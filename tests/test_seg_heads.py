@@ -6,6 +6,7 @@ Facts checked here come from the authors' code: MGCA@680fe4a mgca/models/backbon
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import torch
 from torch import nn
 
 from asgbench.encoders import MODELS, create_encoder
+from asgbench.encoders.backbones import build_backbone
+from asgbench.encoders.config import SEGMENTATION_HEADS
+from asgbench.encoders.loading import LoadReport
 from asgbench.encoders.model import Encoder
 from asgbench.errors import ConfigError
 from asgbench.tasks.protocols import SegmentationProtocol, describe, protocol_for
@@ -61,6 +65,10 @@ def test_each_model_gets_its_authors_head_and_a_protocol_may_override_it():
     assert resolve_head(MODELS.get("mgca-vit"))[0].kind == "setr-pup"
     assert resolve_head(MODELS.get("asg-vit"))[0].kind == "setr-pup"
     assert resolve_head(MODELS.get("mgca-r50"))[0].kind == "unet"
+    # open_clip's ViT towers are plain ViTs (SETR-PUP, the harness's plain-ViT head); MedCLIP's Swin is hierarchical
+    pup = (SEGMENTATION_HEADS["setr-pup"], "architecture")
+    assert [resolve_head(MODELS.get(name)) for name in ("chexzero", "biomedclip")] == [pup, pup]
+    assert resolve_head(MODELS.get("medclip-vit"))[0].kind == "unet"
     spec = protocol_for("segmentation", overrides=("segmentation_head=upernet",))
     assert spec.version == "2" and describe(spec)["segmentation_head"] == "upernet"
     assert spec.overrides == ("segmentation_head=upernet",)
@@ -212,6 +220,102 @@ def test_upernet_on_vit_b_has_mrms_pyramid_and_head(mrm):
         assert [tuple(m.shape) for m in pyramid] == [(2, 768, 8, 8), (2, 768, 4, 4), (2, 768, 2, 2), (2, 768, 1, 1)]
         assert tuple(upernet.decoder([None, None, *pyramid]).shape) == (2, 32, 8, 8)   # 1/4 of the input
         assert model(x).shape == (2, 1, SIDE, SIDE)
+
+
+# ------------------------------------------------------------------------------------------ every registry entry
+
+# Per backbone architecture: the side of the small test image and the options that build the backbone for it (the
+# entry's own options otherwise). An architecture not listed is built as its entry says, at its native input size.
+SMALL_SIDE = {"vit_base_patch16": SIDE, "vit_tiny_patch16": SIDE, "resnet50": SIDE, "resnet18": SIDE,
+              "open_clip": 64,     # a 2 x 2 grid on CLIP ViT-B/32
+              "swin_tiny": 224}    # HF Swin's 7 x 7 windows need a 7 x 7 map at 1/32
+
+
+def _small_options(config, side: int) -> dict:
+    options = dict(config.backbone_options)
+    if config.architecture.startswith("vit"):
+        options["img_size"] = side
+    elif config.architecture.startswith("resnet") and options.get("upsample_to"):
+        options["upsample_to"] = options["upsample_to"] * side // config.input.size   # 299/224 of the input, as at 224
+    elif config.architecture == "open_clip":
+        from asgbench.encoders.open_clip_backbones import model_config
+
+        model_cfg = copy.deepcopy(model_config(options.pop("model_name", None), options.pop("model_cfg", None)))
+        model_cfg["vision_cfg"]["image_size"] = side
+        options["model_cfg"] = model_cfg
+    return options
+
+
+@pytest.fixture(scope="module")
+def backbones():
+    """Backbones built for small inputs, shared by the entries that have the same one (frozen: only read), and
+    dropped after this module's tests."""
+    built: dict[str, nn.Module] = {}
+    yield built
+    built.clear()
+
+
+def small_encoder(name: str, backbones: dict[str, nn.Module]) -> tuple[Encoder, int]:
+    """The registry entry ``name`` on random weights, built for a small input (no checkpoint), and that input's side."""
+    config = MODELS.get(name)
+    side = SMALL_SIDE.get(config.architecture, config.input.size)
+    options = _small_options(config, side)
+    key = f"{config.architecture}:{sorted(options.items())!r}"
+    if key not in backbones:
+        torch.manual_seed(0)
+        with torch.device("meta"):         # no random init to pay for (a ViT-B's takes seconds) ...
+            backbone = build_backbone(config.architecture, **options)
+        if next(backbone.buffers(), None) is None:
+            backbone.to_empty(device="cpu")
+            with torch.no_grad():
+                for parameter in backbone.parameters():
+                    parameter.normal_(0, 0.02)
+        else:                              # ... unless init computes buffers (BN statistics, Swin's position index)
+            backbone = build_backbone(config.architecture, **options)
+        trunk = getattr(getattr(backbone, "visual", None), "trunk", None)
+        if trunk is not None and hasattr(trunk, "set_input_size"):     # open_clip's timm trunk is built at 224
+            trunk.set_input_size(img_size=side)
+        backbones[key] = backbone
+    return Encoder(config, backbones[key], {}, LoadReport(config.name, None, None, None)).eval(), side
+
+
+@pytest.fixture
+def one_thread():
+    """Small tensors on shared, busy cores: a second intra-op thread mostly waits for the first (twice the time)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_every_entry_gets_a_segmentation_head_that_trains(name, backbones, one_thread):
+    """The default head of each entry builds on it and trains on a small input; a U-Net reads maps that shrink."""
+    encoder, side = small_encoder(name, backbones)
+    model = SegmentationModel(encoder, decoder_channels=(16,) * 5, pup_channels=(16,) * 4, upernet_channels=16)
+    assert model.kind == resolve_head(encoder.config)[0].kind
+    x = torch.randn(2, 3, side, side, generator=torch.Generator().manual_seed(0))
+    model.train()
+    encoded = model.encode(x)                                  # what forward decodes (the frozen encoder runs once)
+    if model.kind == "unet":
+        sides = [m.shape[-1] for m in encoded]                 # the input, then the taps shallow to deep
+        assert all(a > b for a, b in zip(sides, sides[1:])), f"{name}: a U-Net on same-size maps {sides}"
+    out = model.decode(encoded, (side, side))
+    assert out.shape == (2, 1, side, side) and torch.isfinite(out).all()
+    out.mean().backward()
+    assert model.trainable_parameters() and all(p.grad is not None for p in model.trainable_parameters())
+    assert not any(p.requires_grad for p in encoder.parameters())
+
+
+def test_swin_taps_each_stages_output_before_its_patch_merging(backbones, one_thread):
+    encoder, side = small_encoder("medclip-vit", backbones)
+    with torch.no_grad():
+        features = encoder.encode(torch.randn(1, 3, side, side, generator=torch.Generator().manual_seed(0)))
+        last = features.maps["stage3"].flatten(2).transpose(1, 2)
+        assert [tuple(features.maps[t].shape[1:]) for t in encoder.config.taps] == [
+            (96 * 2**i, side // 4 // 2**i, side // 4 // 2**i) for i in range(4)]
+        # the deepest tap is the last stage's output: normed, it is the model's last hidden state
+        torch.testing.assert_close(encoder.backbone.model.layernorm(last), features.tokens)
 
 
 # ------------------------------------------------------------------------------------------ a run records it

@@ -169,9 +169,11 @@ class SwinBackbone(nn.Module):
         self.channels = {f"stage{i}": 96 * 2**i for i in range(4)}
 
     def forward(self, x: torch.Tensor) -> Features:
-        out = self.model(pixel_values=x, output_hidden_states=True)
-        reshaped = out.reshaped_hidden_states  # embeddings + one per stage, B x C x H x W
-        maps = {f"stage{i}": reshaped[i] for i in range(4)}
+        # each stage's output before its patch merging (1/4 x 96 ... 1/32 x 768), as transformers' own SwinBackbone
+        # gives UperNet / Mask2Former; after merging, "stage3" would be stage 3 merged and the last stage never read
+        out = self.model(pixel_values=x, output_hidden_states=True, output_hidden_states_before_downsampling=True)
+        reshaped = out.reshaped_hidden_states  # patch embeddings, then one per stage, B x C x H x W
+        maps = {f"stage{i}": reshaped[i + 1] for i in range(4)}
         last = out.last_hidden_state
         side = int(last.shape[1] ** 0.5)
         return Features(out.pooler_output, last, (side, side), maps)

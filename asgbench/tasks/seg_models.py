@@ -1,8 +1,9 @@
 """Segmentation networks on a registered encoder, with the head its authors evaluate it with.
 
 Which head: the protocol's ``segmentation_head`` when it names one, else the encoder config's, else the
-architecture's (MGCA's SETR-PUP on a plain ViT's last tokens, segmentation-models-pytorch's ``UnetDecoder`` on
-a CNN's or Swin's tapped maps, shallow to deep). MRM's config asks for its UPerNet over ViT blocks 3, 5, 7, 11.
+architecture's (MGCA's SETR-PUP on a plain ViT's last tokens, open_clip's ViT towers included;
+segmentation-models-pytorch's ``UnetDecoder`` on a CNN's or Swin's tapped maps, shallow to deep). MRM's config asks
+for its UPerNet over ViT blocks 3, 5, 7, 11.
 The heads themselves are in :mod:`asgbench.tasks.seg_heads`. The encoder is frozen (eval mode, no gradients)
 unless fine-tuning is asked for.
 """
@@ -20,8 +21,20 @@ from asgbench.tasks.seg_heads import ProgressiveUpsampling, UPerNet
 
 
 def plain_vit(config: EncoderConfig) -> bool:
-    """A ViT with one 1/16 token grid (timm-built ``vit_*``), as opposed to a CNN or a hierarchical encoder."""
-    return config.architecture.startswith("vit")
+    """A ViT with one token grid (timm-built ``vit_*``, or an open_clip ViT tower: CheXzero's CLIP ViT-B/32,
+    BiomedCLIP's timm ViT-B/16), as opposed to a CNN or a hierarchical encoder (Swin). Its tapped block maps all
+    lie on that one grid: a U-Net (made for maps at decreasing resolutions) would go from it to the input size in
+    one nearest-neighbour step."""
+    if config.architecture.startswith("vit"):
+        return True
+    if config.architecture != "open_clip":
+        return False
+    vision = (config.backbone_options.get("model_cfg") or {}).get("vision_cfg")
+    if vision is None:      # an open_clip model name: its ViTs are named ViT-*
+        return str(config.backbone_options.get("model_name", "")).startswith("ViT-")
+    timm_name = vision.get("timm_model_name")
+    # a timm trunk named vit_*, else open_clip's own VisionTransformer (``layers`` a count; a ResNet's is a tuple)
+    return str(timm_name).startswith("vit") if timm_name else isinstance(vision.get("layers"), int)
 
 
 def resolve_head(config: EncoderConfig, requested: str = "") -> tuple[SegmentationHead, str]:
