@@ -44,3 +44,25 @@ def test_missing_file_and_unknown_id(copy_dataset, tmp_path):
     with pytest.raises(DataLayoutError, match="not in the covidx index"):
         build_store(index, ["nope.png"], cache_dir=tmp_path)
     assert not list(tmp_path.glob("*partial*"))
+
+
+def test_a_disk_without_room_for_the_store_is_refused_before_any_image_is_decoded(copy_dataset, tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from asgbench.data import store as store_module
+    from asgbench.errors import ConfigError
+
+    index = read_index("covidx", copy_dataset("covidx"))
+    ids = index.frame["image_id"].tolist()[:5]
+    needed = store_module.store_bytes(len(ids)) + store_module.STORE_SLACK_BYTES
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(store_module.shutil, "disk_usage", lambda path: usage(10 * needed, 9 * needed, needed - 1))
+    decoded = []
+    monkeypatch.setattr(store_module, "_decode_chunk", lambda *args: decoded.append(args) or [])
+    with pytest.raises(ConfigError, match=r"covidx image store \(5 images at 256 px\) needs 64 MiB and its disk "
+                                          r"has 64 MiB free.*--cache-dir"):
+        build_store(index, ids, cache_dir=tmp_path / "cache", workers=1)
+    assert not decoded and not list(tmp_path.rglob("*partial*"))
+    monkeypatch.undo()                     # with room (this disk), the same call builds the store
+    assert store_module.shutil.disk_usage(tmp_path).free >= needed
+    assert len(build_store(index, ids, cache_dir=tmp_path / "cache", workers=1)) == 5

@@ -22,7 +22,7 @@ import numpy as np
 from asgbench.config import cache_dir as default_cache_dir
 from asgbench.data.images import CANONICAL_SIZE, read_image, Letterbox
 from asgbench.data.index import DatasetIndex
-from asgbench.errors import DataLayoutError
+from asgbench.errors import ConfigError, DataLayoutError
 
 STORE_VERSION = 1
 IMAGES_FILE = "images.npy"
@@ -100,6 +100,31 @@ def _decode_chunk(images_path: str, start: int, paths: list[str], size: int) -> 
     return shapes
 
 
+STORE_SLACK_BYTES = 64 * 2**20    # beside the images: the store's index and whatever else writes there meanwhile
+
+
+def store_bytes(images: int, size: int = CANONICAL_SIZE) -> int:
+    """What a store of ``images`` takes on disk: one byte per pixel of each size x size image."""
+    return images * size * size
+
+
+def _check_room(folder: Path, images: int, size: int, dataset: str) -> None:
+    """Refuse before decoding anything when the disk cannot take the store: its image array is a sparse file
+    that fills as images are decoded, so a full disk would otherwise stop the build hours in."""
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    needed, free = store_bytes(images, size) + STORE_SLACK_BYTES, shutil.disk_usage(existing).free
+    if free < needed:
+        raise ConfigError(f"{folder}: the {dataset} image store ({images:,} images at {size} px) needs "
+                          f"{_amount(needed)} and its disk has {_amount(free)} free; free space there or point the "
+                          f"cache elsewhere (--cache-dir or $ASGBENCH_CACHE)")
+
+
+def _amount(size_bytes: int) -> str:
+    return f"{size_bytes / 2**30:.1f} GiB" if size_bytes >= 2**30 else f"{size_bytes / 2**20:.0f} MiB"
+
+
 def build_store(
     index: DatasetIndex,
     image_ids: Sequence[str] | None = None,
@@ -127,6 +152,7 @@ def build_store(
     if (final / INDEX_FILE).is_file():
         return ImageStore(final)
 
+    _check_room(final.parent, len(ids), size, index.dataset)
     partial = final.parent / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
