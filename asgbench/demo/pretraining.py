@@ -1,8 +1,10 @@
 """Pre-train the demo's variants, several at once, each in its own `asgbench pretrain train` process.
 
 A process per variant keeps one variant's failure or interruption from touching the others, and on a few
-cores two single-threaded trainings get more done than one training on two threads. A variant that
-finished is reused; one that was interrupted resumes from its last epoch.
+cores two single-threaded trainings get more done than one training on two threads. Each training has one
+thread whatever the core count: the thread count changes how sums are split, hence the weights
+(benchmarks/bench_pretrain_reproducibility.py), and a bigger machine should not pre-train other models. A
+variant that finished is reused; one that was interrupted resumes from its last epoch.
 """
 from __future__ import annotations
 
@@ -51,14 +53,18 @@ def _command(model: AblationModel, plan: DemoPlan, annotations: Path, out: Path,
             "--quiet", *(["--resume"] if resume else []), *overrides]
 
 
-def _train_one(model: AblationModel, plan: DemoPlan, annotations: Path, models: Path, cache: Path, threads: int) -> Trained:
+TRAINING_THREADS = 1
+
+
+def _train_one(model: AblationModel, plan: DemoPlan, annotations: Path, models: Path, cache: Path) -> Trained:
     out = models / model.tag
     checkpoint = checkpoint_of(models, model)
     finished = out / FINISHED
     if finished.is_file() and checkpoint.is_file():
         return Trained(model, checkpoint, json.loads(finished.read_text())["seconds"], True)
     out.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, CACHE_ENV: str(cache), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    threads = str(TRAINING_THREADS)
+    environment = {**os.environ, CACHE_ENV: str(cache), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     started = time.perf_counter()
     with open(out / LOG, "a") as log:
         done = subprocess.run(_command(model, plan, annotations, out, (out / "state.pt").is_file()),
@@ -75,10 +81,9 @@ def pretrain_variants(plan: DemoPlan, annotations: Path, models: Path, cache: Pa
                       say: Callable[[str], None]) -> list[Trained]:
     """Train every variant of ``plan`` (``cpus`` processes at a time, one thread each)."""
     parallel = max(1, min(cpus, len(plan.variants)))
-    threads = max(1, cpus // parallel)
     results: list[Trained] = []
     with ThreadPoolExecutor(parallel) as pool:
-        futures = [pool.submit(_train_one, v, plan, annotations, models, cache, threads) for v in plan.variants]
+        futures = [pool.submit(_train_one, v, plan, annotations, models, cache) for v in plan.variants]
         for future in futures:
             trained = future.result()
             results.append(trained)
