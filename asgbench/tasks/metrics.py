@@ -249,7 +249,7 @@ def bootstrap_macro_auc(targets: np.ndarray, scores: np.ndarray, *, patients: Se
                         samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Interval:
     """``bootstrap(lambda i: macro_auc(targets[i], scores[i]), ...)`` on the same resamples, all at once."""
     n = len(targets)
-    counts = resample_counts(n, None if patients is None else tuple(str(p) for p in patients), samples, seed)
+    counts = _counts_for(n, patients, samples, seed)
     per_column = weighted_auc_columns(targets, scores, counts)
     defined = np.isfinite(per_column).any(axis=1)
     with np.errstate(invalid="ignore"):
@@ -262,16 +262,8 @@ def bootstrap_macro_auc(targets: np.ndarray, scores: np.ndarray, *, patients: Se
 
 
 def _counts_for(n: int, patients: Sequence[str] | None, samples: int, seed: int) -> np.ndarray:
+    """:func:`resample_counts` for any sequence of patient names (the cache key needs a tuple of strings)."""
     return resample_counts(n, None if patients is None else tuple(str(p) for p in patients), samples, seed)
-
-
-def _interval(point: float, values: np.ndarray) -> Interval:
-    """As :func:`bootstrap` reports it: the percentile interval of the finite resampled values."""
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return Interval(float(point), float("nan"), float("nan"), 0)
-    low, high = np.percentile(values, [2.5, 97.5])
-    return Interval(float(point), float(low), float(high), len(values))
 
 
 def bootstrap_accuracy(targets: np.ndarray, predictions: np.ndarray, *, patients: Sequence[str] | None = None,
@@ -281,7 +273,7 @@ def bootstrap_accuracy(targets: np.ndarray, predictions: np.ndarray, *, patients
     equal = (np.asarray(targets) == np.asarray(predictions)).reshape(len(targets), -1)
     counts = _counts_for(len(equal), patients, samples, seed)
     values = (counts @ equal.sum(axis=1)) / (counts.sum(axis=1) * equal.shape[1])
-    return _interval(accuracy(targets, predictions), values)
+    return percentile_interval(accuracy(targets, predictions), values)
 
 
 def bootstrap_macro_f1(targets: np.ndarray, predictions: np.ndarray, *, patients: Sequence[str] | None = None,
@@ -294,7 +286,7 @@ def bootstrap_macro_f1(targets: np.ndarray, predictions: np.ndarray, *, patients
     denominator = counts @ truth.astype(np.int64) + counts @ predicted.astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_column = np.where(denominator > 0, 2 * true_positives / np.maximum(denominator, 1), 0.0)
-    return _interval(macro_f1(targets, predictions), per_column.mean(axis=1))
+    return percentile_interval(macro_f1(targets, predictions), per_column.mean(axis=1))
 
 
 # -- segmentation: what a Dice means beside predicting nothing ----------------------------------------------
@@ -349,7 +341,7 @@ def read_segmentation(dice: np.ndarray, lesion: np.ndarray, *, patients: Sequenc
     """Lesion-image Dice, empty-mask baseline and model - empty, bootstrapped on the resamples that
     :func:`bootstrap` draws for the headline Dice with the same patients and seed."""
     dice, lesion = np.asarray(dice, dtype=np.float64), np.asarray(lesion, dtype=bool)
-    counts = resample_counts(len(dice), None if patients is None else tuple(str(p) for p in patients), samples, seed)
+    counts = _counts_for(len(dice), patients, samples, seed)
     empty = empty_mask_dice(lesion)
     lesion_point = float(dice[lesion].mean()) if lesion.any() else float("nan")
     return SegmentationReading(
