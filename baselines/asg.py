@@ -94,7 +94,8 @@ def own_config(entry: EncoderConfig, meta: dict) -> EncoderConfig:
         paper=PAPER, license="asgbench", source="trained with `asgbench pretrain`", file_name=None, sha256=None,
         ignored=(((), r"^(irl|tag_queries)\.", "pre-training only (IRL decoder, tag queries)"),),
         notes=f"asgbench pre-training: objectives {', '.join(meta.get('objectives', []))}",
-        provenance={key: meta[key] for key in ("objectives", "arsa_alignment", "best_epoch", "val_loss", "tag") if key in meta},
+        provenance={key: meta[key] for key in ("objectives", "arsa_alignment", "best_epoch", "val_loss", "tag",
+                                                     "seed", "recipe") if key in meta},
         group=INIT if untrained else "",   # an export before any training step is an initialisation
         checkpoint_config=None,
     )

@@ -192,6 +192,20 @@ def test_an_untrained_export_is_a_random_init_baseline_under_its_own_name(annota
     assert not (out / "history.csv").is_file() or not _history(out)
     encoder = create_encoder("asg.untrained", out / "asg-tiny.safetensors")
     assert encoder.config.name == "asg-r18.untrained" and encoder.config.provenance["best_epoch"] == 0
+    # the export names its pre-training seed and recipe (the config without seed, name and place), which tables use
+    # to pool the seeds of one recipe into one row
+    from asgbench.pretrain.trainer import recipe_digest
+
+    config = load_config(None, [f"annotations={annotations}", f"out={out}", *SMALL, "optim.max_epochs=0",
+                                "text.pooling=mean", "image.width=32"])
+    assert encoder.config.provenance["seed"] == config.seed
+    assert encoder.config.provenance["recipe"] == meta["recipe"] == recipe_digest(config.resolved())
+    reseeded = load_config(None, [f"annotations={annotations}", f"out={tmp_path / 'elsewhere'}", *SMALL,
+                                  "optim.max_epochs=0", "text.pooling=mean", "image.width=32", "seed=7", "name=other"])
+    assert recipe_digest(reseeded.resolved()) == meta["recipe"]
+    changed = load_config(None, [f"annotations={annotations}", f"out={out}", *SMALL, "optim.max_epochs=0",
+                                 "text.pooling=mean", "image.width=16"])
+    assert recipe_digest(changed.resolved()) != meta["recipe"]
     assert encoder.config.feature_dim == 256 and encoder.config.text_pooling == "mean"
     assert encoder.config.table_group == "init"
 

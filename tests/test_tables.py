@@ -15,6 +15,7 @@ import math
 import os
 import re
 
+import numpy as np
 import pytest
 
 from asgbench.encoders import MODELS
@@ -502,3 +503,39 @@ def test_numbers_from_the_synthetic_suite_say_so_and_other_transforms_get_their_
     labels = {row.label for block in build_table("linear-probe", collect(results + [standard]), False).blocks
               for row in block.rows}
     assert labels == {"mgca-r50", "mgca-r50 (standard transform)"}, labels
+
+
+# -- pre-training seeds -------------------------------------------------------------------------------------
+def _seeded(value: float, pretrain_seed: int, probe_seed: int, recipe: str = "a1b2c3d4e5f60718") -> dict:
+    provenance = {"objectives": ["ira", "arsa", "irl", "erl"], "arsa_alignment": "rules", "tag": "full",
+                  "seed": pretrain_seed, "recipe": recipe}
+    result = make_result("asg-r18.full", "nih-lp", 1, probe_seed, value, provenance=provenance)
+    result["run_id"] += f"-p{pretrain_seed}-{recipe[:4]}"
+    return result
+
+
+def test_exports_of_one_recipe_with_other_seeds_pool_into_one_row_whose_sd_is_over_seeds():
+    # seed 0 evaluated twice (0.70, 0.74: mean 0.72), seeds 1 and 2 once: the sd is that of 0.72, 0.60, 0.66
+    results = [_seeded(0.70, 0, 0), _seeded(0.74, 0, 1), _seeded(0.60, 1, 0), _seeded(0.66, 2, 0)]
+    frame = collect(results)
+    stats = aggregate(frame[frame["headline"]])
+    assert len(stats) == 1
+    cell = stats.iloc[0]
+    assert (cell["n"], cell["pretrain_seeds"]) == (4, 3)
+    assert cell["mean"] == pytest.approx(np.mean([0.70, 0.74, 0.60, 0.66]))
+    assert cell["sd_pretrain"] == pytest.approx(np.std([0.72, 0.60, 0.66], ddof=1))
+    table = build_table("linear-probe", frame, include_reported=False)
+    nih_1 = table.columns.index(Column("nih-lp", "auc", 1))
+    (row,) = [row for block in table.blocks for row in block.rows]
+    assert row.cells[nih_1].sd == pytest.approx(100 * np.std([0.72, 0.60, 0.66], ddof=1))
+    assert "asg-r18.full: 3 seeds) show the mean over all their runs ± the sd over pre-training seeds" in table.caption
+
+
+def test_another_recipe_under_the_same_name_stays_its_own_row():
+    results = [_seeded(0.70, 0, 0), _seeded(0.60, 1, 0), _seeded(0.50, 0, 0, recipe="ffff000011112222")]
+    table = build_table("linear-probe", collect(results), include_reported=False)
+    labels = sorted(row.label for block in table.blocks for row in block.rows)
+    assert len(labels) == 2 and any("recipe ffff0000" in label for label in labels)
+    nih_1 = table.columns.index(Column("nih-lp", "auc", 1))
+    lone = [row for block in table.blocks for row in block.rows if "ffff0000" in row.label][0]
+    assert lone.cells[nih_1].sd is None            # one run of one seed: no spread to show

@@ -56,20 +56,35 @@ def _warm_mimic_store(annotations: Path, cache: Path) -> None:
     build_store(index, ids, cache_dir=cache / "stores")   # the ids in the trainer's order: the same store key
 
 
-def _sweep(plan: DemoPlan, suite: Path, checkpoints: dict[str, str], runs: Path, cache: Path, cpus: int,
+def _grids(plan: DemoPlan, trained: list) -> list:
+    """One sweep grid per pre-training run and task kind: its checkpoint, the tasks :meth:`DemoPlan.tasks_of` gives
+    its variant (every seed of a variant shares the model name; the checkpoints keep their runs apart)."""
+    from asgbench.sweep import SweepSpec
+
+    grids = []
+    for item in trained:
+        model, tasks = item.model.model, set(plan.tasks_of(item.model))
+        checkpoints = {model: str(item.checkpoint)}
+        probe = tuple(task for task in plan.probe_tasks if task in tasks)
+        zero_shot = tuple(task for task in plan.zero_shot_tasks if task in tasks)
+        segmentation = tuple(task for task in plan.segmentation_tasks if task in tasks)
+        if probe:
+            grids.append(SweepSpec((model,), probe, plan.fractions, seeds=plan.seeds, checkpoints=checkpoints))
+        if zero_shot:
+            grids.append(SweepSpec((model,), zero_shot, (100,), seeds=plan.seeds[:1], checkpoints=checkpoints))
+        if segmentation:
+            grids.append(SweepSpec((model,), segmentation, plan.segmentation_fractions, seeds=plan.seeds[:1],
+                                   checkpoints=checkpoints,
+                                   eval_protocols={task: plan.segmentation_protocol for task in segmentation},
+                                   overrides={task: plan.segmentation_overrides for task in segmentation}))
+    return grids
+
+
+def _sweep(plan: DemoPlan, suite: Path, trained: list, runs: Path, cache: Path, cpus: int,
            say: Callable[[str], None]):
     from asgbench.run import RunContext
-    from asgbench.sweep import SweepSpec, sweep
+    from asgbench.sweep import sweep
 
-    models = tuple(checkpoints)
-    grids = [SweepSpec(models, plan.probe_tasks, plan.fractions, seeds=plan.seeds, checkpoints=checkpoints)]
-    if plan.zero_shot_tasks:
-        grids.append(SweepSpec(models, plan.zero_shot_tasks, (100,), seeds=plan.seeds[:1], checkpoints=checkpoints))
-    if plan.segmentation_tasks:
-        grids.append(SweepSpec(models, plan.segmentation_tasks, plan.segmentation_fractions, seeds=plan.seeds[:1],
-                               checkpoints=checkpoints,
-                               eval_protocols={task: plan.segmentation_protocol for task in plan.segmentation_tasks},
-                               overrides={task: plan.segmentation_overrides for task in plan.segmentation_tasks}))
     context = RunContext(data_root=suite, out=runs, cache_dir=cache, device="cpu")
     last = {"said": 0.0}
 
@@ -78,7 +93,8 @@ def _sweep(plan: DemoPlan, suite: Path, checkpoints: dict[str, str], runs: Path,
             last["said"] = time.perf_counter()
             say(f"      sweep: {done} done, {running} running, {failed} failed of {total}")
 
-    report = sweep(grids, context, total_cpus=cpus, cpus_per_trial=1, group_by="features", progress=progress)
+    report = sweep(_grids(plan, trained), context, total_cpus=cpus, cpus_per_trial=1, group_by="features",
+                   progress=progress)
     if report.failed:
         first = next(iter(report.failed.items()))
         raise AsgbenchError(f"{len(report.failed)} demo run(s) failed, e.g. {first[0]}: {first[1]} (see {runs / 'failed'})")
@@ -100,7 +116,7 @@ def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int |
     ``<workdir>/results-<plan>``), and the demo sections of ``readme`` are rewritten only when one is given.
     Returns the acceptance checks."""
     from asgbench import tables
-    from asgbench.demo.pretraining import checkpoint_of, pretrain_variants
+    from asgbench.demo.pretraining import pretrain_variants
     from asgbench.encoders import resolve_model
     from asgbench.demo.report import write_outputs
     from asgbench.results import load_results
@@ -121,7 +137,9 @@ def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int |
     suite = _synthesise(workdir, plan, seed, say)
     timings[name] = ledger.record(name, time.perf_counter() - t, did_work=not suite_existed)
 
-    name, t = step("pre-training", 2, f"pre-train {len(plan.variants)} variants, {_epochs_each(plan)} epoch(s) each, {cpus} at a time")
+    seeds = f"{len(plan.pretrain_seeds)} seeds for full ASG and the untrained network" if len(plan.pretrain_seeds) > 1 else "one seed"
+    name, t = step("pre-training", 2, f"pre-train {len(plan.variants)} variants ({seeds}), {_epochs_each(plan)} "
+                                      f"epoch(s) each, {cpus} at a time")
     annotations_existed = (workdir / f"pretrain-{suite.name}").is_dir()
     annotations = _annotations(suite, workdir, say)
     _warm_mimic_store(annotations, cache)
@@ -131,10 +149,9 @@ def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int |
                                   did_work=not annotations_existed or not all(item.reused for item in trained))
 
     name, t = step("evaluation", 3, "evaluate every variant through a Ray sweep (features extracted once per model and dataset)")
-    checkpoints = {item.model.model: str(checkpoint_of(models, item.model)) for item in trained}
-    names = {item.model.tag: resolve_model(item.model.model, checkpoint_of(models, item.model)).name for item in trained}
+    names = {item.model.tag: resolve_model(item.model.model, item.checkpoint).name for item in trained}
     runs = workdir / f"runs-{plan.name}"
-    report = _sweep(plan, suite, checkpoints, runs, cache, cpus, say)
+    report = _sweep(plan, suite, trained, runs, cache, cpus, say)
     timings[name] = ledger.record(name, time.perf_counter() - t, did_work=bool(report.done))
 
     say("[4/4] tables, plots and the acceptance checks")

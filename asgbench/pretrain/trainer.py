@@ -11,6 +11,7 @@ CPU, NCCL on CUDA) and only rank 0 writes files.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -156,6 +157,7 @@ def _export(model: ASGModel, config: TrainConfig, out: Path, tokenizer, tokenize
         tokenizer.save_pretrained(str(target_tokenizer))
     meta = {
         "tag": config.name,   # names the weights: an export loads as <entry>.<tag>, e.g. asg-r18.full
+        "seed": config.seed, "recipe": recipe_digest(config),
         "architecture": config.image.architecture, "feature_dim": model.feature_dim, "backbone_options": backbone_options(config),
         "input": {"size": config.image.size, "mean": list(config.image.mean), "std": list(config.image.std), "channels": 3, "crop": True},
         "tokenizer": "tokenizer", "text_pooling": config.text.pooling,
@@ -187,6 +189,17 @@ def _publish(out: Path, name: str) -> Path:
     os.replace(best, final)
     os.replace(best.with_suffix(".json"), final.with_suffix(".json"))
     return final
+
+
+# what a recipe is not: the seed, the run's name and where and how it runs
+NOT_RECIPE = frozenset({"seed", "name", "out", "device", "workers"})
+
+
+def recipe_digest(config: TrainConfig) -> str:
+    """The training config without its seed, name and place, hashed: exports of one recipe trained with other
+    seeds share it, so tables pool them as one row and show the spread over pre-training seeds."""
+    settings = {key: value for key, value in _flat(config.to_dict()).items() if key not in NOT_RECIPE}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 # what a resumed run may change: how long it goes on and where it runs, never what it trains

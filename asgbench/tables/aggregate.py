@@ -20,10 +20,12 @@ from asgbench.tasks.protocols import is_default
 
 @dataclass(frozen=True, order=True)
 class RowKey:
-    """What keeps two measured table rows apart; runs that differ only in seed or split draw share one.
+    """What keeps two measured table rows apart; runs that differ only in seed or split draw share one, and so do
+    the exports of one pre-training recipe trained with other seeds.
 
     ``eval_protocol_variant`` is "" for the task kind's default evaluation protocol, so that e.g. linear-probe
-    and segmentation cells of one model share a row; ``ablation`` names an asgbench-trained ASG checkpoint.
+    and segmentation cells of one model share a row; ``ablation`` names an asgbench-trained ASG checkpoint and
+    ``recipe`` its training config without seed (two recipes under one name stay two rows).
     """
 
     model: str
@@ -36,6 +38,7 @@ class RowKey:
     split_protocol: str
     eval_protocol_variant: str
     overrides: str
+    recipe: str
 
 
 ROW_KEY = [field.name for field in fields(RowKey)]
@@ -43,8 +46,9 @@ CELL_KEY = ["task", "dataset", "kind", "eval_protocol", "fraction", "metric"]
 RUN_COLUMNS = ["run_id", "created", "model", "display_name", "order", "ablation", "architecture", "group", "task",
                "dataset", "kind", "fraction", "draw", "seed", "split_protocol", "eval_protocol",
                "eval_protocol_variant", "overrides", "objectives", "arsa_alignment", "metric", "headline", "value",
-               "ci_low", "ci_high", "data"]
-STAT_COLUMNS = ["mean", "sd", "n", "run_ids"]
+               "ci_low", "ci_high", "data", "recipe", "pretrain_seed"]
+STAT_COLUMNS = ["mean", "sd", "n", "run_ids", "pretrain_seeds", "sd_pretrain"]
+NO_PRETRAIN_SEED = -1     # an encoder that records no pre-training seed (released weights, older exports)
 
 
 def _run_identity(result: dict) -> dict:
@@ -64,7 +68,8 @@ def _run_identity(result: dict) -> dict:
         "eval_protocol": protocol, "eval_protocol_variant": "" if is_default(task["kind"], protocol) else protocol,
         "overrides": ", ".join(spec["overrides"]), "objectives": "+".join(objectives),
         "arsa_alignment": (provenance.get("arsa_alignment") or "") if objectives else "",
-        "data": _data_origin(result),
+        "data": _data_origin(result), "recipe": str(provenance.get("recipe") or ""),
+        "pretrain_seed": int(provenance["seed"]) if provenance.get("seed") is not None else NO_PRETRAIN_SEED,
     }
 
 
@@ -94,10 +99,12 @@ def _number(value) -> float:
 
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sample sd (ddof=1; NaN for one run), n and the run ids per row and cell.
+    """Mean, sample sd (ddof=1; NaN for one run), n and the run ids per row and cell; where the runs come from
+    several pre-training seeds of one recipe, their number and the sd of the seeds' means (``sd_pretrain``: each
+    seed's mean over its runs first, so a seed evaluated more often does not weigh more).
 
-    Runs that differ only in seed or split draw are pooled; everything else that can change the numbers
-    (checkpoint, architecture, split protocol, evaluation protocol, overrides) keeps rows apart.
+    Runs that differ only in seed, split draw or pre-training seed are pooled; everything else that can change
+    the numbers (recipe, architecture, split protocol, evaluation protocol, overrides) keeps rows apart.
     """
     columns = ROW_KEY + CELL_KEY + STAT_COLUMNS
     if frame.empty:
@@ -105,6 +112,12 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     grouped = frame.groupby(ROW_KEY + CELL_KEY, sort=True, dropna=False)
     stats = grouped.agg(mean=("value", "mean"), sd=("value", "std"), n=("value", "count"),
                         run_ids=("run_id", lambda ids: tuple(sorted(ids)))).reset_index()
+    seeded = frame[frame["pretrain_seed"] != NO_PRETRAIN_SEED]
+    per_seed = seeded.groupby(ROW_KEY + CELL_KEY + ["pretrain_seed"], sort=True, dropna=False)["value"].mean()
+    spread = per_seed.groupby(level=list(range(len(ROW_KEY + CELL_KEY)))).agg(["count", "std"])
+    spread.columns = ["pretrain_seeds", "sd_pretrain"]
+    stats = stats.merge(spread.reset_index(), on=ROW_KEY + CELL_KEY, how="left")
+    stats["pretrain_seeds"] = stats["pretrain_seeds"].fillna(0).astype(int)
     return stats[columns]
 
 

@@ -63,9 +63,10 @@ def _section_stats(name: str, stats: pd.DataFrame, columns: tuple[Column, ...]) 
 
 def row_labels(keys: list[RowKey], ablation: bool) -> dict[RowKey, str]:
     """Display name (ablation: objectives), plus in brackets whatever else tells rows apart."""
-    architectures = defaultdict(set)
+    architectures, recipes = defaultdict(set), defaultdict(set)
     for key in keys:
         architectures[key.model].add(key.architecture)
+        recipes[key.model].add(key.recipe)
     several_splits = len({key.split_protocol for key in keys}) > 1
     several_models = len({key.model for key in keys}) > 1
     labels = {}
@@ -76,6 +77,8 @@ def row_labels(keys: list[RowKey], ablation: bool) -> dict[RowKey, str]:
             base, extras = key.display_name + (f" · {key.ablation}" if key.ablation else ""), []
         if len(architectures[key.model]) > 1:
             extras.append(key.architecture)
+        if len(recipes[key.model]) > 1:
+            extras.append(f"recipe {key.recipe[:8]}" if key.recipe else "no recipe recorded")
         if several_splits:
             extras.append(key.split_protocol)
         if key.eval_protocol_variant:
@@ -141,7 +144,8 @@ def _measured_rows(name: str, here: pd.DataFrame, columns: tuple[Column, ...], o
     for record in here.itertuples(index=False):
         key = RowKey(*(getattr(record, field) for field in ROW_KEY))
         mean = None if pd.isna(record.mean) else 100 * float(record.mean)
-        sd = None if pd.isna(record.sd) else 100 * float(record.sd)
+        spread = record.sd_pretrain if record.pretrain_seeds > 1 else record.sd   # over pre-training seeds first
+        sd = None if pd.isna(spread) else 100 * float(spread)
         column = index[(record.task, record.metric, int(record.fraction))]
         cells[key][column] = Cell(mean, sd, int(record.n))
         if mean is not None:

@@ -80,6 +80,13 @@ def _runs_sentence(here: pd.DataFrame) -> list[str]:
     splits = sorted(set(here["split_protocol"]))
     protocols = sorted(set(here["eval_protocol"]))
     parts = [f"{_plural('Split protocol', splits)}; {_plural('evaluation protocol', protocols)}."]
+    seeded = here[here["pretrain_seeds"] > 1] if "pretrain_seeds" in here else here.iloc[:0]
+    if not seeded.empty:
+        seeds = sorted(set(int(n) for n in seeded["pretrain_seeds"]))
+        counted = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
+        models = ", ".join(sorted(set(seeded["model"])))
+        parts.append(f"Rows pre-trained with several seeds ({models}: {counted} seeds) show the mean over all their "
+                     "runs ± the sd over pre-training seeds (of each seed's mean); other rows ± the sd over runs.")
     counts = sorted(set(int(n) for n in here["n"]))
     if counts == [1]:
         parts.append("One run per cell (no sd).")

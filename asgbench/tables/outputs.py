@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from asgbench.errors import AsgbenchError
 from asgbench.results import PREDICTIONS_SUFFIX, read_predictions
 from asgbench.tasks.metrics import BOOTSTRAP_SAMPLES
@@ -57,6 +59,28 @@ class RunOutputs:
                                 seed=BOOTSTRAP_SEED)
         except AsgbenchError:
             return None
+
+    def empty_mask(self, run_id: str) -> ResampledRun | None:
+        """The Dice of predicting no mask on a segmentation run's test images (1 where the image has no lesion,
+        0 where it has one) on the same resamples as the run; None without outputs that record the true masks."""
+        key = (run_id, "empty-mask")
+        if key not in self._cache:
+            self._cache[key] = self._empty_mask(run_id)
+        return self._cache[key]
+
+    def _empty_mask(self, run_id: str) -> ResampledRun | None:
+        if run_id not in self.results or run_id not in self.folders:
+            return None
+        try:
+            table = read_predictions(self.folders[run_id], run_id)
+        except (AsgbenchError, OSError, ValueError):
+            return None
+        if "true_pixels" not in table.columns:
+            return None
+        empty = (table["true_pixels"].to_numpy() == 0).astype(np.float32)[:, None]
+        images = ScoredImages(tuple(table["image_id"].astype(str)), tuple(table["patient_id"].astype(str)),
+                              np.zeros((len(table), 0), dtype=np.int8), empty)
+        return resample_run("dice", images, samples=self.samples, seed=BOOTSTRAP_SEED)
 
     def runs(self, run_ids: Iterable[str], metric: str) -> tuple[ResampledRun, ...] | None:
         """Every run's resampled ``metric``, or None when any of them lacks outputs."""
