@@ -122,4 +122,7 @@ def test_segmentation_reports_progress_with_the_last_val_dice(monkeypatch):
     state = segmentation._epoch_progress(spec, 3, [{"val_dice": 0.4}, {"val_dice": 0.55}], started=40.0,
                                          loop_started=60.0, epochs_timed=2)
     assert state.epoch_s == pytest.approx(20.0) and state.elapsed_s == pytest.approx(60.0)
-    assert "epoch 3/4" in state.phase() and "val Dice 55.0 %" in state.phase() and "ETA ≤ 40 s" in state.phase()
+    eta = (spec.max_epochs - 3 + 1) * 20                      # this epoch and every later one at 20 s each
+    assert f"epoch 3/{spec.max_epochs}" in state.phase() and "val Dice 55.0 %" in state.phase()
+    expected = f"{eta // 60} min {eta % 60:02d} s" if eta >= 60 else f"{eta} s"
+    assert f"ETA ≤ {expected}" in state.phase()

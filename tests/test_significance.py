@@ -156,3 +156,23 @@ def test_the_table_command_finds_the_outputs_beside_the_result_files(runs, capsy
     convirt = next(line for line in linear_probe.splitlines() if line.startswith("| convirt "))
     assert BELOW_SIGN in mrm and BELOW_SIGN not in convirt
     assert f"1 measured cell ({NO_OUTPUTS})" in linear_probe
+
+
+def test_intervals_print_each_cells_ci_of_its_mean_from_the_outputs(runs):
+    table = _table(runs, include_reported=False, intervals=True)
+    best = runs["images"]["asg-vit"]
+    own = m.bootstrap_macro_auc(best.targets, best.scores, patients=best.patients)
+    cell = _cell(table, "asg-vit", RSNA_1)
+    # one run: the CI of its mean is the run's own patient bootstrap interval
+    assert cell.interval == pytest.approx((100 * own.low, 100 * own.high), abs=1e-9)
+    assert f"{cell.mean:.1f} [{cell.interval[0]:.1f}, {cell.interval[1]:.1f}]" in render_table(table, "md")
+    assert _cell(table, "medklip", RSNA_1).interval is None               # no per-image outputs: no interval
+    rows = {row["row"]: row for row in csv.DictReader(io.StringIO(render_table(table, "csv")))}
+    assert rows["asg-vit"]["ci95_low"] == f"{cell.interval[0]:.1f}" and rows["medklip"]["ci95_low"] == ""
+    assert "[low, high]: the 95 % CI of the cell's mean" in table.caption
+    # two runs pooled: an interval around their mean, and none of it without --intervals
+    seg = build_table("segmentation", collect(runs["results"]), include_reported=False,
+                      outputs=run_outputs(runs["results"], runs["folder"]), intervals=True)
+    pooled = _cell(seg, "asg-vit", SIIM_1)
+    assert pooled.interval[0] < pooled.mean < pooled.interval[1]
+    assert _cell(_table(runs, include_reported=False), "asg-vit", RSNA_1).interval is None

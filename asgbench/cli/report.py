@@ -19,7 +19,7 @@ def table(args: argparse.Namespace) -> int:
         updated = tables.update_readme_file(args.update, frame, outputs)
         print(f"{args.update}: {', '.join(updated)} updated from {frame['run_id'].nunique()} runs")
     else:
-        print("\n\n".join(tables.render_tables(frame, args.format, outputs=outputs).values()))
+        print("\n\n".join(tables.render_tables(frame, args.format, outputs=outputs, intervals=args.intervals).values()))
     if args.plot:
         plot = tables.label_efficiency_plot(frame, args.task, args.plot, outputs)
         print(f"{plot}: label-efficiency plot for {args.task}")
@@ -56,6 +56,8 @@ def register(verbs) -> None:
     render.add_argument("--results", type=Path, default=Path("results/runs"), help="folder of result files (default results/runs)")
     render.add_argument("--format", default="md", choices=("md", "html", "csv", "latex"))
     render.add_argument("--update", type=Path, metavar="README.md", help="rewrite the <!-- asgbench:... --> sections of this file")
+    render.add_argument("--intervals", action="store_true",
+                        help="print each cell's 95 %% CI of the mean from the runs' per-image outputs")
     render.add_argument("--plot", type=Path, metavar="FILE.png", help="also write a label-efficiency plot")
     render.add_argument("--task", help="the task of --plot")
     render.set_defaults(handler=table)

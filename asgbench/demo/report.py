@@ -243,7 +243,8 @@ def write_outputs(frame: pd.DataFrame, plan: DemoPlan, names: dict[str, str], ou
                   readme: Path | None, outputs: RunOutputs = NO_OUTPUTS) -> list[Check]:
     """Tables (md, csv), plots, summary and the flat results file into ``out``; the README's demo markers."""
     out.mkdir(parents=True, exist_ok=True)
-    built = {name: tables.build_table(name, frame, include_reported=False, outputs=outputs) for name in SECTIONS}
+    built = {name: tables.build_table(name, frame, include_reported=False, outputs=outputs, intervals=True)
+             for name in SECTIONS}
     sections = {}
     for name, table in built.items():
         if not any(block.rows for block in table.blocks):

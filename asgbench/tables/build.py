@@ -131,8 +131,20 @@ def _below_best(keys: list[RowKey], marked: dict[RowKey, list[Cell]], pooled: di
     return Tested.of(verdicts)
 
 
+def _with_intervals(cells: list[Cell], columns: tuple[Column, ...], pooled: list[CellRuns | None],
+                    outputs: RunOutputs) -> list[Cell]:
+    """Each measured cell with the 95 % CI of its mean from the runs' per-image outputs (where they give it)."""
+    with_ci = []
+    for cell, column, runs_of in zip(cells, columns, pooled):
+        interval = None
+        if runs_of is not None and column.metric in RECOMPUTABLE:
+            interval = outputs.mean_interval(runs_of.run_ids, column.metric)
+        with_ci.append(cell if interval is None else replace(cell, interval=(100 * interval[0], 100 * interval[1])))
+    return with_ci
+
+
 def _measured_rows(name: str, here: pd.DataFrame, columns: tuple[Column, ...], outputs: RunOutputs,
-                   runs: pd.DataFrame) -> tuple[list[tuple[tuple, str, Row]], Tested]:
+                   runs: pd.DataFrame, intervals: bool = False) -> tuple[list[tuple[tuple, str, Row]], Tested]:
     """(sort key, group, row) for every measured row of a section, and what the significance marks tested."""
     if here.empty:
         return [], Tested()
@@ -152,6 +164,8 @@ def _measured_rows(name: str, here: pd.DataFrame, columns: tuple[Column, ...], o
             pooled[key][column] = CellRuns(mean, tuple(record.run_ids))
     marked = dict(zip(keys, _marks([cells[key] for key in keys])))
     tested = _below_best(keys, marked, pooled, columns, outputs)
+    if intervals:
+        marked = {key: _with_intervals(marked[key], columns, pooled[key], outputs) for key in keys}
     if name == SEGMENTATION_TABLE:
         for key in keys:
             marked[key] = [floor_cell(cell, column, runs, None if runs_of is None else runs_of.run_ids)
@@ -188,7 +202,7 @@ def _blocks(name: str, entries: list[tuple[tuple, str | None, Row]]) -> tuple[Bl
 
 
 def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True,
-                outputs: RunOutputs = NO_OUTPUTS) -> Table:
+                outputs: RunOutputs = NO_OUTPUTS, intervals: bool = False) -> Table:
     """The format-free table of one section, from :func:`~asgbench.tables.aggregate.collect`'s frame; with the
     runs' per-image ``outputs`` (:func:`~asgbench.tables.outputs.run_outputs`) it marks rows below the best."""
     if name not in SECTIONS:
@@ -199,7 +213,7 @@ def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True,
     groups = _section_layout(name, runs)
     columns = tuple(column for group in groups for column in group.columns)
     here, shared = shared_settings(_section_stats(name, aggregate(runs), columns))
-    entries, tested = _measured_rows(name, here, columns, outputs, runs)
+    entries, tested = _measured_rows(name, here, columns, outputs, runs, intervals)
     if include_reported:
         entries += _reported_rows(name, columns)
     used = {run_id for ids in here.get("run_ids", ()) for run_id in ids}
@@ -208,11 +222,12 @@ def build_table(name: str, frame: pd.DataFrame, include_reported: bool = True,
         entries.append(((EMPTY_MASK_ORDER, MEASURED, baseline.label), "init", baseline))
     origins = runs.loc[runs["run_id"].isin(used)].drop_duplicates("run_id")["data"] if used else runs["data"].iloc[:0]
     synthetic = (int((origins == "synthetic").sum()), len(origins))
-    return Table(name, caption(name, here, groups, include_reported, shared, tested, synthetic, baseline is not None),
+    return Table(name, caption(name, here, groups, include_reported, shared, tested, synthetic, baseline is not None,
+                               intervals),
                  groups, _blocks(name, entries),
                  "Objectives" if name == ABLATION_TABLE else "Method")
 
 
 def build_tables(frame: pd.DataFrame, include_reported: bool = True,
-                 outputs: RunOutputs = NO_OUTPUTS) -> dict[str, Table]:
-    return {name: build_table(name, frame, include_reported, outputs) for name in SECTIONS}
+                 outputs: RunOutputs = NO_OUTPUTS, intervals: bool = False) -> dict[str, Table]:
+    return {name: build_table(name, frame, include_reported, outputs, intervals) for name in SECTIONS}

@@ -25,6 +25,10 @@ BELOW_NOTE = (f"{BELOW_SIGN}: significantly below the column's best measured row
               f"{BOOTSTRAP_SAMPLES:,} resamples of patients and of each row's runs; each row against the best alone).")
 
 
+INTERVAL_NOTE = (f"[low, high]: the 95 % CI of the cell's mean (bootstrap of {BOOTSTRAP_SAMPLES:,} resamples of the test "
+                 "patients and of the cell's runs, from their per-image outputs): the test-set uncertainty, where the "
+                 "± sd is the spread between runs; a cell without one has no per-image outputs or is not recomputable "
+                 "from them.")
 SEGMENTATION_NOTE = ("Dice: mean per-image Dice over all test images, an image whose mask and prediction are both "
                      "empty scoring 1; Dice on lesion images: the same mean over the test images whose mask is not empty "
                      "(not tested against the best row).")
@@ -128,10 +132,12 @@ def _data_sentence(synthetic: tuple[int, int]) -> list[str]:
 
 def caption(name: str, here: pd.DataFrame, groups: tuple[ColumnGroup, ...], include_reported: bool,
             shared: Mapping[str, SharedSetting] | None = None, tested: Tested | None = None,
-            synthetic: tuple[int, int] = (0, 0), empty_mask: bool = False) -> str:
+            synthetic: tuple[int, int] = (0, 0), empty_mask: bool = False, intervals: bool = False) -> str:
     metrics = ", ".join(dict.fromkeys(METRIC_NAMES.get(c.metric, c.metric) for g in groups for c in g.columns))
     parts = [f"{SECTION_TITLES[name]}: test-set {metrics} in %."] + _data_sentence(synthetic)
     parts += ["No measured runs yet."] if here.empty else _runs_sentence(here)
+    if not here.empty and intervals:
+        parts.append(INTERVAL_NOTE)
     if not here.empty:
         parts += _significance_sentences(tested or Tested(), include_reported)
     parts += _shared_sentences(shared or {})

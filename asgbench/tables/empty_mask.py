@@ -10,6 +10,7 @@ metrics existed leave the row's cell empty and their cells untested.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 
@@ -55,4 +56,4 @@ def floor_cell(cell: Cell, column: Column, runs: pd.DataFrame, run_ids: tuple[st
     """``cell`` with its empty-mask verdict when it is a measured headline Dice; unchanged otherwise."""
     if column.metric != HEADLINE_DICE or cell.mean is None or not run_ids:
         return cell
-    return Cell(cell.mean, cell.sd, cell.n, cell.mark, cell.below, not_above_empty(runs, run_ids))
+    return replace(cell, floor=not_above_empty(runs, run_ids))

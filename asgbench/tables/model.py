@@ -22,6 +22,7 @@ class Cell:
     mark: str = ""
     below: bool | None = None
     floor: bool | None = None         # segmentation Dice: True when not significantly above the empty mask (None: untested)
+    interval: tuple[float, float] | None = None   # 95 % CI of the mean, test patients and runs resampled (percent)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def value_text(cell: Cell) -> str:
     if cell.mean is None:
         return ""
     return f"{cell.mean:.1f}" + (f" ± {cell.sd:.1f}" if cell.sd is not None else "") + \
+        (f" [{cell.interval[0]:.1f}, {cell.interval[1]:.1f}]" if cell.interval is not None else "") + \
         (f" {BELOW_SIGN}" if cell.below else "") + (f" {FLOOR_SIGN}" if cell.floor else "")
 
 
@@ -148,8 +149,8 @@ def _latex(table: Table) -> str:
 
 
 # -- CSV ------------------------------------------------------------------------------------------------
-CSV_HEADER = ["section", "block", "row", "source", "model", "task", "metric", "fraction", "mean", "sd", "n", "mark",
-              "below_best"]
+CSV_HEADER = ["section", "block", "row", "source", "model", "task", "metric", "fraction", "mean", "sd", "ci95_low",
+              "ci95_high", "n", "mark", "below_best"]
 SEGMENTATION_CSV_HEADER = [*CSV_HEADER, "above_empty_mask"]   # the segmentation table's empty-mask verdicts
 BELOW_BEST = {True: "yes", False: "no", None: ""}    # "": not tested
 ABOVE_EMPTY = {True: "no", False: "yes", None: ""}   # from Cell.floor (True: not above the empty mask); "": not tested
@@ -169,7 +170,9 @@ def _csv(table: Table) -> str:
                 source = "reported" if row.reported else "baseline" if row.baseline else "measured"
                 writer.writerow([table.name, block.title or "", row.label, source,
                                  row.model or "", column.task, column.metric, column.fraction, f"{cell.mean:.1f}",
-                                 "" if cell.sd is None else f"{cell.sd:.1f}", cell.n if source == "measured" else "",
+                                 "" if cell.sd is None else f"{cell.sd:.1f}",
+                                 *(("", "") if cell.interval is None else (f"{cell.interval[0]:.1f}", f"{cell.interval[1]:.1f}")),
+                                 cell.n if source == "measured" else "",
                                  cell.mark, BELOW_BEST[cell.below]] + ([ABOVE_EMPTY[cell.floor]] if segmentation else []))
     return buffer.getvalue()
 
@@ -188,8 +191,10 @@ def render_table(table: Table, fmt: str) -> str:
 
 
 def render_tables(frame: pd.DataFrame, fmt: str = "md", include_reported: bool = True,
-                  outputs: RunOutputs = NO_OUTPUTS) -> dict[str, str]:
+                  outputs: RunOutputs = NO_OUTPUTS, intervals: bool = False) -> dict[str, str]:
     """Section name -> the rendered table, for the four README sections (see ``SECTIONS``); ``outputs`` (the
-    runs' per-image outputs) let it mark rows significantly below their column's best."""
+    runs' per-image outputs) let it mark rows significantly below their column's best and, with ``intervals``,
+    print each cell's 95 % CI."""
     _check_format(fmt)
-    return {name: render_table(table, fmt) for name, table in build_tables(frame, include_reported, outputs).items()}
+    built = build_tables(frame, include_reported, outputs, intervals)
+    return {name: render_table(table, fmt) for name, table in built.items()}

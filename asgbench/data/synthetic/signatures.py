@@ -36,7 +36,7 @@ def _shrink(box: Box, fraction: float) -> Box:
 def draw_airspace(canvas: Canvas, finding: Finding, factor: float, *, dense: bool, gain: float) -> None:
     """Consolidation / pneumonia (dense, air bronchograms) or opacity / infiltrate (patchy, nodular)."""
     a, rng = canvas.anatomy, canvas.rng
-    strength = gain * (0.45 + 0.55 * finding.severity)
+    strength = gain * finding.contrast * (0.45 + 0.55 * finding.severity)
     mottle = canvas.fine_noise(0.9)
     for box in finding_boxes(canvas, finding, factor):
         size = max(4.0, min(box[2] - box[0], box[3] - box[1]))

@@ -53,6 +53,7 @@ class Finding:
     boxes: tuple[tuple[float, float, float, float], ...] = ()  # output-pixel boxes that must contain it
     mask: np.ndarray | None = field(default=None, repr=False)  # output-pixel mask that defines it
     devices: tuple[str, ...] = ()  # support_devices only: which devices are present (see DEVICES)
+    contrast: float = 1.0          # airspace findings: density gain over the default drawing (RSNA's boxed opacities)
 
     def __post_init__(self) -> None:
         if self.kind not in FINDING_REGIONS:

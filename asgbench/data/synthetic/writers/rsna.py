@@ -15,6 +15,10 @@ from asgbench.data.synthetic.truth import Finding, ImageTruth
 
 RSNA_SIZE = 1024
 POSITIVE_SHARE = 0.35  # the real file has 22.5 %; a little more keeps tiny suites useful
+# The boxed opacities are drawn 2.2 times as dense as another dataset's pneumonia: RSNA's readers boxed opacities they
+# saw, and at the demo's 64 px the default density was not localisable (every segmentation run, pre-trained or not,
+# predicted nothing: Dice 64.9 = the empty mask; at 2.2x the untrained network's 10 % run scored 77.1, lesion Dice 51.3).
+RSNA_OPACITY_CONTRAST = 2.2
 NOT_NORMAL_KINDS = {"atelectasis", "effusion", "cardiomegaly", "nodule", "mass", "support_devices", "fibrosis", "pleural_thickening"}
 
 
@@ -40,7 +44,8 @@ def write(ctx: SynthContext) -> DatasetCounts:
         view = str(header["ViewPosition"]) if header is not None else "PA"
         if boxes:
             side = "right" if np.mean([(b[0] + b[2]) / 2 for b in boxes]) < RSNA_SIZE / 2 else "left"
-            findings = [Finding("pneumonia", f"{side} lower lung zone", float(rng.uniform(0.5, 1.0)), boxes=tuple(boxes))]
+            findings = [Finding("pneumonia", f"{side} lower lung zone", float(rng.uniform(0.5, 1.0)), boxes=tuple(boxes),
+                                contrast=RSNA_OPACITY_CONTRAST)]
             label = "Lung Opacity"
         else:
             findings = [f for f in sample_findings(rng) if f.kind in NOT_NORMAL_KINDS and f.certainty == "present"]
