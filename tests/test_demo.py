@@ -188,3 +188,27 @@ def test_acceptance_claims_are_paired_differences_that_hold_only_when_their_inte
     assert checks["siim-seg"].difference == 0 and checks["siim-seg"].interval == (0.0, 0.0)
     assert checks["rsna-zs"].interval[0] < 0 < checks["rsna-zs"].interval[1]          # chance is inside the CI
     assert checks["nih-lp"].interval is None and "no per-image outputs" in checks["nih-lp"].measured
+
+
+def test_a_new_suite_removes_what_was_computed_from_the_old_one(tmp_path):
+    from asgbench.demo import DERIVED_STAMP, _forget_derived
+
+    suite = tmp_path / "suite-tiny"
+    suite.mkdir()
+    (suite / "SUITE.json").write_text('{"generator_version": 5}')
+    derived = [tmp_path / "pretrain-suite-tiny", tmp_path / "models-quick", tmp_path / "runs-quick", tmp_path / "cache"]
+
+    def make_derived() -> None:
+        for folder in derived:
+            (folder / "kept").mkdir(parents=True, exist_ok=True)
+
+    said: list[str] = []
+    make_derived()
+    _forget_derived(tmp_path, suite, QUICK, said.append)           # computed from an unknown suite: stale
+    assert not any(folder.exists() for folder in derived) and (tmp_path / DERIVED_STAMP).is_file()
+    make_derived()
+    _forget_derived(tmp_path, suite, QUICK, said.append)           # the same suite: everything stays
+    assert all(folder.is_dir() for folder in derived) and len(said) == 1
+    (suite / "SUITE.json").write_text('{"generator_version": 6}')
+    _forget_derived(tmp_path, suite, QUICK, said.append)           # rewritten: checkpoints and runs are stale
+    assert not any(folder.exists() for folder in derived) and "suite changed" in said[-1] and len(said) == 2

@@ -6,7 +6,10 @@ finished runs), so a second ``make demo`` only re-renders the tables.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +34,25 @@ def _synthesise(workdir: Path, plan: DemoPlan, seed: int, say: Callable[[str], N
             raise AsgbenchError(f"{suite / name}: {report.rows} images found of {written.index_rows} written")
     say(f"      {suite}: {', '.join(f'{n} {manifest.datasets[n].index_rows}' for n in DATASET_ORDER)} images, verified")
     return suite
+
+
+DERIVED_STAMP = "derived-from-suite.json"   # which suite the workdir's annotations, models, runs and cache came from
+
+
+def _forget_derived(workdir: Path, suite: Path, plan: DemoPlan, say: Callable[[str], None]) -> None:
+    """A suite written anew (another generator version or seed) invalidates everything computed from it: the
+    checkpoints were pre-trained on its MIMIC images and a run's id names its checkpoint and split lists, not the
+    image bytes, so a finished run on the old images would otherwise be reused as if it were current."""
+    digest = hashlib.sha256((suite / SUITE_FILE).read_bytes()).hexdigest()
+    stamp = workdir / DERIVED_STAMP
+    derived = [workdir / f"pretrain-{suite.name}", workdir / f"models-{plan.name}", workdir / f"runs-{plan.name}",
+               workdir / "cache"]
+    before = json.loads(stamp.read_text()).get("suite_sha256") if stamp.is_file() else None
+    if before != digest and any(path.exists() for path in derived):
+        say("      the suite changed since the last demo here: removing its annotations, models, runs and cache")
+        for path in derived:
+            shutil.rmtree(path, ignore_errors=True)
+    stamp.write_text(json.dumps({"suite": str(suite), "suite_sha256": digest}) + "\n")
 
 
 def _annotations(suite: Path, workdir: Path, say: Callable[[str], None]) -> Path:
@@ -135,6 +157,7 @@ def run_demo(workdir: Path, *, plan: DemoPlan = FULL, seed: int = 0, cpus: int |
     name, t = step("suite", 1, f"synthetic suite '{plan.suite}' (reused if already there)")
     suite_existed = (workdir / f"suite-{plan.suite}" / SUITE_FILE).is_file()
     suite = _synthesise(workdir, plan, seed, say)
+    _forget_derived(workdir, suite, plan, say)
     timings[name] = ledger.record(name, time.perf_counter() - t, did_work=not suite_existed)
 
     seeds = f"{len(plan.pretrain_seeds)} seeds for full ASG and the untrained network" if len(plan.pretrain_seeds) > 1 else "one seed"
