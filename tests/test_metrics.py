@@ -124,6 +124,15 @@ def test_a_long_segmentation_list_is_cut_to_a_fresh_subset_per_epoch():
     assert len(epoch_order(rng, 8, min_images=20, max_images=128)) == 24   # a short list is only repeated
 
 
+@pytest.mark.parametrize("n, least, most", [(5, 0, 0), (8, 20, 0), (8, 20, 128), (840, 128, 0), (840, 0, 128),
+                                             (840, 256, 256), (28, 256, 256), (0, 256, 256)])
+def test_epoch_length_is_the_length_of_every_epoch_order(n, least, most):
+    from asgbench.tasks.segmentation import epoch_length, epoch_order
+
+    rng = np.random.default_rng(n + least)
+    assert {len(epoch_order(rng, n, least, most)) for _ in range(3)} == {epoch_length(n, least, most)}
+
+
 def test_macro_f1_is_the_mean_of_per_column_f1():
     rng = np.random.default_rng(3)
     targets = rng.random((60, 5)) < 0.3

@@ -229,6 +229,8 @@ def test_bad_inputs_are_one_line_errors(workspace, capsys):
     assert code == 2 and "rsna-lp" in err
     code, _, err = run_cli(workspace, capsys, "--model", "random-r18", "--task", "rsna-lp", "--set", "epochs=3")
     assert code == 2 and "max_epochs" in err
+    code, _, err = run_cli(workspace, capsys, "--model", "random-r18", "--task", "siim-seg", "--set", "lr_schedule=linear")
+    assert code == 2 and "lr_schedule='linear'" in err and "cosine" in err and len(err.strip().splitlines()) == 1
     code, _, err = main(["run", "--model", "random-r18", "--task", "rsna-lp", "--data-root", str(workspace["root"] / "nowhere"),
                          "--out", str(workspace["out"]), "--quiet"]), None, capsys.readouterr().err
     assert code == 2 and "nowhere" in err
@@ -245,7 +247,7 @@ def test_a_killed_run_leaves_no_result_and_the_next_run_resumes(workspace, tmp_p
     out = tmp_path / "results"
     command = [sys.executable, "-m", "asgbench.cli", "run", "--model", "random-r18", "--task", "siim-seg", "--data-root",
                str(workspace["suite"]), "--out", str(out), "--cache-dir", str(workspace["cache"]), "--quiet",
-               "--set", "max_epochs=4", "--set", "patience=10", "--set", "batch_size=8"]
+               "--set", "max_epochs=4", "--set", "patience=10", "--set", "batch_size=8", "--set", "lr_schedule=cosine"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
     deadline = time.monotonic() + 300
     while not list((out / ".partial").glob("*.pt")) and process.poll() is None and time.monotonic() < deadline:
@@ -265,6 +267,10 @@ def test_a_killed_run_leaves_no_result_and_the_next_run_resumes(workspace, tmp_p
     validate_result(result)
     assert result["selection"]["resumed_from_epoch"] >= 1
     assert result["selection"]["epochs_run"] == 4
+    # the cosine schedule resumed where it stopped: the rate falls every epoch and reaches 0 at the last
+    rates = [h["learning_rate"] for h in result["selection"]["history"]]
+    assert all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] == pytest.approx(0, abs=1e-12)
+    assert rates[1] == pytest.approx(0.5 * result["eval_protocol"]["params"]["learning_rate"], rel=1e-6)
     # the seconds of the killed attempt, up to the state resumed from, count in the result's timings
     assert earlier > 0 and result["timings"]["earlier_attempts_s"] == pytest.approx(earlier)
     assert result["timings"]["train_s"] > earlier and result["timings"]["total_s"] > result["timings"]["train_s"]

@@ -1,7 +1,9 @@
 """The synthetic suite: exact layouts, determinism, and what `asgbench data synth` prints."""
 import hashlib
 
+import numpy as np
 import pydicom
+import pytest
 
 from asgbench.cli import main
 from asgbench.data.synthetic.context import PRESETS, SynthContext
@@ -138,3 +140,25 @@ def test_lung_outlines_come_from_real_masks():
     shapes = lung_shapes()
     assert shapes.shape[0] > 300 and shapes.shape[1:] == (2, 80, 2)
     assert np.all((shapes >= 0) & (shapes <= 1))
+
+
+@pytest.mark.parametrize("blur", [0.8, 1.2, 1.5, 2.0, 3.5])
+def test_blurring_the_shapes_box_gives_the_whole_canvas_blur(blur):
+    """The renderer blurs only around a shape; PIL's blur of the whole canvas is the reference, for shapes in the
+    middle, at the borders and in a corner."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    from asgbench.data.synthetic.canvas import _blur_in_place
+
+    rng = np.random.default_rng(int(blur * 10))
+    for shape in range(12):
+        layer = Image.new("L", (96, 128), 0)
+        draw = ImageDraw.Draw(layer)
+        x, y = rng.uniform(-10, 96, 2)
+        w, h = rng.uniform(1, 40, 2)
+        draw.ellipse([x, y * 1.3, x + w, y * 1.3 + h], fill=int(rng.integers(1, 256)))
+        if shape % 3 == 0:
+            draw.line([(0, rng.uniform(0, 128)), (rng.uniform(0, 96), 127)], fill=255, width=3)
+        reference = layer.filter(ImageFilter.GaussianBlur(blur))
+        _blur_in_place(layer, blur)
+        assert layer.tobytes() == reference.tobytes()

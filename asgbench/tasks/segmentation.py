@@ -76,6 +76,19 @@ def _batches(n: int, size: int, order: np.ndarray | None = None, min_size: int =
         yield order[start:end]
 
 
+def epoch_length(n: int, min_images: int = 0, max_images: int = 0) -> int:
+    """How many images :func:`epoch_order` gives (whatever its generator draws)."""
+    length = n * math.ceil(min_images / n) if 0 < n < min_images else n
+    return min(length, max_images) if max_images else length
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, spec: SegmentationProtocol, steps_per_epoch: int):
+    """The learning-rate schedule ``spec`` asks for, stepped once per batch; None for a constant rate."""
+    if spec.lr_schedule == "constant":
+        return None
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, spec.max_epochs * steps_per_epoch))
+
+
 def epoch_order(rng: np.random.Generator, n: int, min_images: int = 0, max_images: int = 0) -> np.ndarray:
     """One epoch's image order: a permutation, repeated in fresh orders until it holds ``min_images``, and
     cut to its first ``max_images`` (a fresh random subset each epoch) when that is set and smaller."""
@@ -190,6 +203,9 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
                               upernet_channels=spec.upernet_channels, prior=spec.output_prior(),
                               head=spec.segmentation_head).to(device)
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay)
+    steps_per_epoch = len(list(_batches(epoch_length(len(data.splits["train"].image_ids), *spec.epoch_bounds()),
+                                        spec.batch_size, None, model.min_batch)))
+    scheduler = make_scheduler(optimizer, spec, steps_per_epoch)
 
     store = data.store
     train, val, test = data.splits["train"], data.splits["val"], data.splits["test"]
@@ -217,6 +233,8 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
         earlier_s = float(saved.get("seconds", 0.0))
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
         epoch, best_dice, best_epoch, stale = saved["epoch"], saved["best_dice"], saved["best_epoch"], saved["stale"]
         best_state, history = saved["best_state"], saved["history"]
         chosen_threshold = saved.get("best_threshold", spec.threshold)
@@ -251,6 +269,8 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             losses.append(loss.item())
             if progress:
                 progress(state.phase(), done + 1, len(batches))
@@ -261,7 +281,7 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
             predicted = predict(model, encoder, val_images, spec.batch_size, device, spec.threshold, val_encoded)
             threshold, val_dice = spec.threshold, float(m.dice_per_image(val_truth, predicted).mean())
         history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"), "val_dice": val_dice,
-                        "threshold": threshold})
+                        "threshold": threshold, "learning_rate": float(optimizer.param_groups[0]["lr"])})
         epochs_timed += 1
         if val_dice > best_dice:
             best_dice, best_epoch, chosen_threshold, stale = val_dice, epoch, threshold, 0
@@ -271,7 +291,8 @@ def run_segmentation(encoder: Encoder, data: TaskData, spec: SegmentationProtoco
         if state_file is not None:
             state_file.parent.mkdir(parents=True, exist_ok=True)
             temporary = state_file.with_name(f".{state_file.name}.{os.getpid()}")
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best_dice": best_dice,
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict() if scheduler is not None else None, "epoch": epoch, "best_dice": best_dice,
                         "best_epoch": best_epoch, "best_threshold": chosen_threshold, "stale": stale, "best_state": best_state, "history": history,
                         "generator": generator.get_state(), "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                         "cuda_rng": torch.cuda.get_rng_state_all() if device.startswith("cuda") else [],
