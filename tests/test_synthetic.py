@@ -133,8 +133,6 @@ def test_preview_contact_sheet(tmp_path, capsys):
 
 
 def test_lung_outlines_come_from_real_masks():
-    import numpy as np
-
     from asgbench.data.synthetic.lung_shapes import lung_shapes
 
     shapes = lung_shapes()

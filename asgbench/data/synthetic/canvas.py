@@ -12,7 +12,7 @@ from asgbench.data.synthetic.anatomy import Anatomy
 def _blur_reach(blur: float) -> int:
     """Pixels beyond a shape that PIL's Gaussian blur can touch: it runs three extended box passes, each reaching
     at most ``blur + 2`` pixels, so a crop this much larger than the shape blurs to the bytes the whole canvas
-    would (tests/test_synthetic_render.py compares the two)."""
+    would (tests/test_synthetic.py compares the two)."""
     return 3 * (math.ceil(2 * blur) + 2)
 
 
