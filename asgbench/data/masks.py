@@ -14,12 +14,11 @@ SIIM_MASK_SHAPE = (1024, 1024)
 EMPTY_RLE = "-1"
 
 
-def rle_decode(rle: str, shape: tuple[int, int] = SIIM_MASK_SHAPE) -> np.ndarray:
-    """Decode one relative column-major RLE string into a uint8 mask of ``shape`` (height, width)."""
+def rle_runs(rle: str) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of one relative RLE string as (absolute start, length) in the column-major flattening."""
     text = rle.strip()
-    mask = np.zeros(shape[0] * shape[1], dtype=np.uint8)
     if text in ("", EMPTY_RLE):
-        return mask.reshape(shape, order="F")
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     values = np.array(text.split(), dtype=np.int64)
     if values.size % 2:
         raise ValueError(f"RLE has an odd number of values ({values.size}); expected start/length pairs")
@@ -27,7 +26,16 @@ def rle_decode(rle: str, shape: tuple[int, int] = SIIM_MASK_SHAPE) -> np.ndarray
     if (starts < 0).any() or (lengths < 0).any():
         raise ValueError("RLE has negative starts or lengths")
     previous_ends = np.concatenate([[0], np.cumsum(starts + lengths)[:-1]])
-    absolute = previous_ends + starts
+    return previous_ends + starts, lengths
+
+
+def rle_decode(rle: str, shape: tuple[int, int] = SIIM_MASK_SHAPE) -> np.ndarray:
+    """Decode one relative column-major RLE string into a uint8 mask of ``shape`` (height, width)."""
+    text = rle.strip()
+    mask = np.zeros(shape[0] * shape[1], dtype=np.uint8)
+    if text in ("", EMPTY_RLE):
+        return mask.reshape(shape, order="F")
+    absolute, lengths = rle_runs(text)
     if absolute.size and absolute[-1] + lengths[-1] > mask.size:
         raise ValueError(f"RLE runs past the end of a {shape[0]}x{shape[1]} mask")
     for begin, length in zip(absolute, lengths):

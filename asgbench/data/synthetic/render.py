@@ -16,6 +16,7 @@ from PIL import Image
 
 from asgbench.data.synthetic.anatomy import Anatomy, sample_anatomy
 from asgbench.data.synthetic.canvas import Canvas
+from asgbench.data.synthetic.pneumothorax_outlines import outline_for
 from asgbench.data.synthetic.signatures import DRAWERS, adjust_geometry, draw_emphysema, draw_pneumothorax
 from asgbench.data.synthetic.truth import Finding, ImageTruth
 
@@ -143,7 +144,9 @@ def render(truth: ImageTruth, given_masks: dict[str, np.ndarray] | None = None) 
     for finding in truth.findings:  # these change the lung itself, before markings are drawn
         if finding.kind == "pneumothorax":
             given = finding.mask if finding.mask is not None else (given_masks or {}).get("pneumothorax")
-            pneumothorax = draw_pneumothorax(canvas, finding, None if given is None else _resize_mask(given, (height, width)))
+            if given is None:
+                given = outline_for(finding, truth.seed)
+            pneumothorax = draw_pneumothorax(canvas, finding, _resize_mask(given, (height, width)))
         elif finding.kind == "emphysema":
             draw_emphysema(canvas, finding, factor)
         else:

@@ -106,27 +106,13 @@ def draw_effusion(canvas: Canvas, finding: Finding, factor: float) -> None:
     del factor
 
 
-def pneumothorax_from_geometry(canvas: Canvas, finding: Finding) -> np.ndarray:
-    """An apical / lateral air crescent between the chest wall and the collapsed lung."""
-    side = _side_of(finding.region)
-    hx1, hy1, hx2, hy2 = canvas.regions[f"{side} hilar structures"]
-    hilum = np.array([(hx1 + hx2) / 2, (hy1 + hy2) / 2])
-    outline = canvas.anatomy.lung_polygon(side)
-    amount = 0.15 + 0.45 * finding.severity
-    collapsed = canvas.polygon(hilum + (outline - hilum) * (1 - amount * 0.5), blur=1.0)
-    y1, y2 = canvas.regions[f"{side} lung"][1], canvas.regions[f"{side} lung"][3]
-    upper = np.arange(canvas.shape[0])[:, None] < y1 + (y2 - y1) * (0.55 + 0.4 * finding.severity)
-    return np.clip(canvas.lungs[side] - collapsed, 0, 1) * upper
-
-
-def draw_pneumothorax(canvas: Canvas, finding: Finding, given_mask: np.ndarray | None) -> np.ndarray:
+def draw_pneumothorax(canvas: Canvas, finding: Finding, given_mask: np.ndarray) -> np.ndarray:
     """Air without lung markings, bounded by a thin bright visceral pleural line.
 
     The air is darker than a subtle real pneumothorax (density -0.16 to -0.24) because the demo sees the film at
     64 px, where the pleural line is lost: at -0.04 to -0.09 no decoder found the lesion and every segmentation
     run's best was to predict nothing (generator version 5)."""
-    mask = given_mask if given_mask is not None else pneumothorax_from_geometry(canvas, finding)
-    mask = np.clip(mask, 0, 1).astype(np.float32)
+    mask = np.clip(given_mask, 0, 1).astype(np.float32)
     canvas.marking_suppression = np.maximum(canvas.marking_suppression, mask)
     canvas.density -= (0.16 + 0.08 * finding.severity) * mask
     edge = Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.FIND_EDGES).filter(ImageFilter.GaussianBlur(0.6))

@@ -12,6 +12,7 @@ from asgbench.data.synthetic import public_rows
 from asgbench.data.synthetic.context import DatasetCounts, SynthContext
 from asgbench.data.synthetic.dicom import DicomIdentity, DicomStyle, kaggle_uids
 from asgbench.data.synthetic.jobs import ImageJob
+from asgbench.data.synthetic.pneumothorax_outlines import reserved_for_other_datasets
 from asgbench.data.synthetic.truth import Finding, ImageTruth
 
 SIIM_SIZE = 1024
@@ -45,7 +46,9 @@ def _truth(ctx: SynthContext, image_id: str, rles: tuple[str, ...]) -> ImageTrut
 
 
 def write(ctx: SynthContext, layout: str = "dicom") -> DatasetCounts:
-    rows = sample_images(public_rows.siim_rle(), ctx.preset.siim, ctx.rng("images"))
+    table = public_rows.siim_rle()
+    own = table[~table["ImageId"].map(reserved_for_other_datasets)]   # the rest are the other datasets' outlines
+    rows = sample_images(own, ctx.preset.siim, ctx.rng("images"))
     order = list(pd.unique(rows["ImageId"]))
     rles = {i: tuple(r for r in rows.loc[rows["ImageId"] == i, "EncodedPixels"] if r != "-1") for i in order}
     if layout == "dicom":
