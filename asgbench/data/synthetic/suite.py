@@ -17,7 +17,7 @@ from asgbench.data.synthetic.writers import chexpert, covidx, mimic, nih, rsna, 
 from asgbench.errors import ConfigError
 
 SUITE_FILE = "SUITE.json"
-GENERATOR_VERSION = 7
+GENERATOR_VERSION = 8
 DATASET_ORDER = ("mimic", "chexpert", "rsna", "covidx", "nih", "siim")
 TRUTH_DIR = "_truth"
 SPLITS_DIR = "splits"  # <data-root>/splits/<dataset>/<protocol>/: read first by asgbench.data.splits
