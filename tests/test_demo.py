@@ -212,3 +212,19 @@ def test_a_new_suite_removes_what_was_computed_from_the_old_one(tmp_path):
     (suite / "SUITE.json").write_text('{"generator_version": 6}')
     _forget_derived(tmp_path, suite, QUICK, said.append)           # rewritten: checkpoints and runs are stale
     assert not any(folder.exists() for folder in derived) and "suite changed" in said[-1] and len(said) == 2
+
+
+def test_the_full_demo_trains_two_decoders_per_checkpoint_and_one_probe(tmp_path):
+    """Segmentation decoders are a draw of their own, so every checkpoint gets two; probes and zero-shot keep one."""
+    from asgbench.demo import _grids
+    from asgbench.demo.pretraining import Trained, checkpoint_of
+
+    trained = [Trained(run, checkpoint_of(tmp_path, run), 1.0, False) for run in FULL.pretrainings()]
+    grids = _grids(FULL, trained)
+    segmentation = [g for g in grids if set(g.tasks) & set(FULL.segmentation_tasks)]
+    others = [g for g in grids if not set(g.tasks) & set(FULL.segmentation_tasks)]
+    assert len(segmentation) == len(trained) and others
+    assert all(g.seeds == (0, 1) and set(g.tasks) <= set(FULL.segmentation_tasks) for g in segmentation)
+    assert all(g.seeds == (0,) for g in others)
+    runs = sum(len(g.tasks) * len(g.fractions) * len(g.seeds) for g in grids)
+    assert runs == 159 + 51          # 159 runs with one decoder seed, 51 more for the second

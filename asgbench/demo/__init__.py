@@ -95,7 +95,7 @@ def _grids(plan: DemoPlan, trained: list) -> list:
         if zero_shot:
             grids.append(SweepSpec((model,), zero_shot, (100,), seeds=plan.seeds[:1], checkpoints=checkpoints))
         if segmentation:
-            grids.append(SweepSpec((model,), segmentation, plan.segmentation_fractions, seeds=plan.seeds[:1],
+            grids.append(SweepSpec((model,), segmentation, plan.segmentation_fractions, seeds=plan.segmentation_seeds,
                                    checkpoints=checkpoints,
                                    eval_protocols={task: plan.segmentation_protocol for task in segmentation},
                                    overrides={task: plan.segmentation_overrides for task in segmentation}))
