@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from tabulate import tabulate
 
 from asgbench.encoders import resolve_model
@@ -49,9 +51,10 @@ def _maps(model: SegmentationModel, data: TaskData, ids: list[str]) -> list[torc
     return [torch.cat(column) for column in zip(*chunks)]
 
 
-def _standardised(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean, sd = train.mean(0), train.std(0) + 1e-6
-    return (train - mean) / sd, (other - mean) / sd
+def _read_out_auc(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> float:
+    """Test AUC of a standardised, lightly regularised logistic regression fitted on the training rows."""
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=0.1)).fit(train_x, train_y)
+    return float(roc_auc_score(test_y, model.decision_function(test_x)))
 
 
 def probe_checkpoint(name: str, checkpoint: Path, data: TaskData, seed: int = 0) -> list[Probe]:
@@ -74,13 +77,10 @@ def probe_checkpoint(name: str, checkpoint: Path, data: TaskData, seed: int = 0)
             means[part] = features.mean((2, 3)).numpy()
             image_labels[part] = (masks.flatten(1).amax(1) > 0).numpy()
         sample = rng.choice(len(pixels["train"]), min(PIXEL_SAMPLE, len(pixels["train"])), replace=False)
-        train_x, test_x = _standardised(pixels["train"][sample], pixels["test"])
-        pixel = LogisticRegression(max_iter=300, C=0.1).fit(train_x, pixel_labels["train"][sample])
-        train_g, test_g = _standardised(means["train"], means["test"])
-        image = LogisticRegression(max_iter=500, C=0.1).fit(train_g, image_labels["train"])
         probes.append(Probe(tuple(split["train"][0][depth].shape[1:]),
-                            float(roc_auc_score(pixel_labels["test"], pixel.decision_function(test_x))),
-                            float(roc_auc_score(image_labels["test"], image.decision_function(test_g)))))
+                            _read_out_auc(pixels["train"][sample], pixel_labels["train"][sample], pixels["test"],
+                                          pixel_labels["test"]),
+                            _read_out_auc(means["train"], image_labels["train"], means["test"], image_labels["test"])))
     return probes
 
 
@@ -96,7 +96,7 @@ def main() -> None:
     rows = []
     for variant in args.variants.split(","):
         for folder in sorted((args.workdir / "models-full").glob(f"{variant}-seed*")):
-            probes = probe_checkpoint(f"asg-r18.{variant}", folder / f"{variant}.safetensors", data)
+            probes = probe_checkpoint(f"asg.{variant}", folder / f"{variant}.safetensors", data)
             rows.append([folder.name, *(f"{p.pixel_auc:.3f} / {p.image_auc:.3f}" for p in probes)])
             headers = ["checkpoint", *(f"{'input' if i == 0 else 'map'} {p.shape[0]}@{p.shape[1]}x{p.shape[2]}"
                                        for i, p in enumerate(probes))]
